@@ -1,0 +1,245 @@
+"""Read the experiment's settings once and check them.
+
+The settings live in `content/lesson.toml` (sections `data`, `network`, `init`,
+`train`); any key can be overridden from the command line with
+`--set SECTION.KEY=VALUE`, where VALUE is read as TOML. Everything is validated
+here, once, into frozen objects that the rest of the build trusts. A bad value
+raises `SettingsError`, whose message is one line: the key, what was expected,
+and what arrived.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.network import Network
+
+# What each setting means; `build.py --help` prints this table.
+SETTINGS_HELP = {
+    "data.points": "list of [x, y] pairs, at least 2; y is the label, between 0 and 1",
+    "network.layers": "nodes per layer, input first: starts and ends with 1, each 1-9 (default [1, 2, 1])",
+    "init.<name>": "starting value of a parameter, named as in the lesson: w{i}{j}_{l} "
+                   "(weight of layer l from node i to node j) or b{j}_{l} (bias of node j of layer l)",
+    "init.random": "true: draw every parameter not given from a standard normal distribution",
+    "init.seed": "seed of that random draw (whole number >= 0, default 0)",
+    "train.learning_rate": "step size of gradient descent, a number > 0 (default 0.5)",
+    "train.epochs": "how many full passes over the data, a whole number >= 1 (default 5000)",
+    "train.display_every": "a snapshot (animation frame) every this many epochs, between 1 and "
+                           "train.epochs (default 100)",
+}
+
+KNOWN_KEYS = {
+    "data": {"points"},
+    "network": {"layers"},
+    "init": {"random", "seed"},  # plus the parameter names of the network
+    "train": {"learning_rate", "epochs", "display_every"},
+}
+
+MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
+MAX_NODES = 9   # parameter names like w12_1 use one digit per node index
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; str() is the one line shown to the user."""
+
+    def __init__(self, key: str, expected: str, got: str):
+        super().__init__(f"{key}: expected {expected}, got {got}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated experiment: data, network shape, starting parameters, training."""
+
+    points: tuple[tuple[float, float], ...]
+    layers: tuple[int, ...]
+    init: tuple[tuple[str, float], ...]  # every parameter, in the lesson's order
+    init_random: bool
+    init_seed: int
+    learning_rate: float
+    epochs: int
+    display_every: int
+
+    @property
+    def network(self) -> Network:
+        """The network these settings describe."""
+        return Network(self.layers)
+
+    @property
+    def initial_params(self) -> dict[str, float]:
+        """The starting value of each parameter, by name."""
+        return dict(self.init)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The resolved settings as plain data, in the shape of lesson.toml."""
+        return {
+            "data": {"points": [list(p) for p in self.points]},
+            "network": {"layers": list(self.layers)},
+            "init": {"random": self.init_random, "seed": self.init_seed, **dict(self.init)},
+            "train": {
+                "learning_rate": self.learning_rate,
+                "epochs": self.epochs,
+                "display_every": self.display_every,
+            },
+        }
+
+
+def load(path: Path, overrides: list[str] = ()) -> Settings:
+    """Read the settings file, apply `--set` overrides, and validate the result."""
+    raw = read_file(path)
+    for item in overrides:
+        key, value = parse_override(item)
+        section, _, name = key.partition(".")
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise SettingsError(section, "a table of settings", describe(table))
+        table[name] = value
+    return validate(raw)
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Parse the TOML settings file, naming the file and line on failure."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise SettingsError("--config", "a readable settings file", f"{path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError("--config", "a UTF-8 text file", f"{path}: undecodable bytes") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError("--config", "valid TOML", f"{path}: {err}") from None
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Split `SECTION.KEY=VALUE` and read VALUE as TOML (a bare word stays a string)."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep:
+        raise SettingsError("--set", "SECTION.KEY=VALUE", repr(item))
+    section, dot, name = key.partition(".")
+    if not dot or not section or not name or "." in name:
+        raise SettingsError("--set", "a key of the form SECTION.KEY", repr(key))
+    try:
+        value = tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    return key, value
+
+
+def validate(raw: dict[str, Any]) -> Settings:
+    """Check every section and key and build the frozen Settings."""
+    for section, table in raw.items():
+        if section not in KNOWN_KEYS:
+            raise SettingsError(section, f"one of the sections {', '.join(KNOWN_KEYS)}", "an unknown section")
+        if not isinstance(table, dict):
+            raise SettingsError(section, "a table of settings", describe(table))
+    data, network, init, train = (raw.get(s, {}) for s in KNOWN_KEYS)
+    for section, table in (("data", data), ("network", network), ("train", train)):
+        for key in table:
+            if key not in KNOWN_KEYS[section]:
+                known = ", ".join(sorted(KNOWN_KEYS[section]))
+                raise SettingsError(f"{section}.{key}", f"one of the keys {known}", "an unknown key")
+
+    points = validate_points(data.get("points"))
+    layers = validate_layers(network.get("layers"))
+    epochs = whole_number("train.epochs", train.get("epochs"), minimum=1)
+    display_every = whole_number("train.display_every", train.get("display_every"), minimum=1)
+    if display_every > epochs:
+        raise SettingsError("train.display_every", f"at most train.epochs ({epochs})", str(display_every))
+    learning_rate = number("train.learning_rate", train.get("learning_rate"))
+    if learning_rate <= 0:
+        raise SettingsError("train.learning_rate", "a number > 0", repr(learning_rate))
+    init_random, init_seed, init_values = validate_init(init, Network(layers))
+    return Settings(points, layers, init_values, init_random, init_seed, learning_rate, epochs, display_every)
+
+
+def validate_points(value: Any) -> tuple[tuple[float, float], ...]:
+    """Check the data: at least two [x, y] pairs with y in [0, 1]."""
+    if not isinstance(value, list):
+        raise SettingsError("data.points", "a list of [x, y] pairs", describe(value))
+    if len(value) < 2:
+        raise SettingsError("data.points", "at least 2 points", f"{len(value)}")
+    points = []
+    for k, point in enumerate(value):
+        key = f"data.points[{k}]"
+        if not isinstance(point, list) or len(point) != 2:
+            raise SettingsError(key, "a pair [x, y]", describe(point))
+        x = number(key + " x", point[0])
+        y = number(key + " y", point[1])
+        if not 0 <= y <= 1:
+            raise SettingsError(key + " y", "a label between 0 and 1", repr(point[1]))
+        points.append((x, y))
+    return tuple(points)
+
+
+def validate_layers(value: Any) -> tuple[int, ...]:
+    """Check the network shape: one input, one output, 1-9 nodes per layer."""
+    expected = f"a list of 2 to {MAX_LAYERS} node counts that starts and ends with 1"
+    if not isinstance(value, list) or not 2 <= len(value) <= MAX_LAYERS:
+        raise SettingsError("network.layers", expected, describe(value))
+    layers = tuple(whole_number(f"network.layers[{k}]", n, minimum=1) for k, n in enumerate(value))
+    if layers[0] != 1 or layers[-1] != 1:
+        raise SettingsError("network.layers", expected, describe(value))
+    if max(layers) > MAX_NODES:
+        raise SettingsError("network.layers", f"at most {MAX_NODES} nodes in a layer", describe(value))
+    return layers
+
+
+def validate_init(init: dict[str, Any], network: Network):
+    """Resolve the starting value of every parameter: given, or drawn at random."""
+    names = network.param_names
+    for key in init:
+        if key not in names and key not in KNOWN_KEYS["init"]:
+            raise SettingsError(
+                f"init.{key}",
+                f"random, seed or a parameter of layers {list(network.layers)} ({', '.join(names)})",
+                "an unknown key",
+            )
+    random = init.get("random", False)
+    if not isinstance(random, bool):
+        raise SettingsError("init.random", "true or false", describe(random))
+    seed = whole_number("init.seed", init.get("seed", 0), minimum=0)
+    drawn = np.random.default_rng(seed).standard_normal(len(names)) if random else None
+    values = []
+    for k, name in enumerate(names):
+        if name in init:
+            values.append((name, number(f"init.{name}", init[name])))
+        elif random:
+            values.append((name, float(drawn[k])))
+        else:
+            raise SettingsError(f"init.{name}", "a number (or init.random = true)", "nothing")
+    return random, seed, tuple(values)
+
+
+def number(key: str, value: Any) -> float:
+    """Check that a value is a finite number and return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(key, "a number", describe(value))
+    if not math.isfinite(value):
+        raise SettingsError(key, "a finite number", repr(value))
+    return float(value)
+
+
+def whole_number(key: str, value: Any, minimum: int) -> int:
+    """Check that a value is a whole number >= minimum and return it as an int."""
+    expected = f"a whole number >= {minimum}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(key, expected, describe(value))
+    if not math.isfinite(value) or value != int(value) or value < minimum:
+        raise SettingsError(key, expected, repr(value))
+    return int(value)
+
+
+def describe(value: Any) -> str:
+    """Show a value that arrived where it did not belong, briefly."""
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

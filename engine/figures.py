@@ -1,0 +1,231 @@
+"""Draw the lesson's figures and the training animation with matplotlib.
+
+Static figures (the points, the starting curve, the final fit, the loss curve)
+are drawn once per language as SVG, so they stay sharp on a projector. The
+animation frames carry no words of either language (x, y-hat, E, epoch), so one
+set serves both pages: each frame shows the fitted curve over the points and
+the loss so far. Frames are drawn by blitting: the axes, ticks and points are
+drawn once, and each frame only redraws the lines and text that change.
+
+Only the `Figure` class and the Agg canvas are used, never pyplot, so nothing
+here depends on a display or on global figure state. Every function returns
+bytes; writing them is the job of `engine.output`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib import rcParams
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from engine.network import predict
+from engine.train import Run
+
+# The first family that has a glyph wins, so Latin text keeps DejaVu Sans and
+# Chinese falls back to a CJK font installed by the project's set-up.
+FONTS = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei"]
+INK = "#1f2933"
+GRID = "#d9dee5"
+CURVE = "#3559c7"
+LOSS = "#b4451f"
+FITS = "#1c8a5a"      # points labelled 1
+FAILS = "#c2410c"     # points labelled 0
+FRAME_SIZE = (8.0, 3.4)  # inches at 100 dpi: 800 x 340 pixels
+FRAME_DPI = 100
+CURVE_SAMPLES = 300
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The words a static figure needs, in one language."""
+
+    x: str          # axis label for the input
+    y: str          # axis label for the label / prediction
+    fits: str       # legend: points with y = 1
+    fails: str      # legend: points with y = 0
+    curve: str      # legend: the network's prediction
+    epoch: str      # axis label for the epoch
+    loss: str       # axis label for the loss
+
+
+def configure_matplotlib() -> None:
+    """Fix fonts and output metadata so figures look the same and are byte-identical."""
+    rcParams["font.family"] = FONTS
+    rcParams["svg.hashsalt"] = "backprop-lesson"
+    rcParams["svg.fonttype"] = "path"
+    rcParams["axes.edgecolor"] = INK
+    rcParams["axes.labelcolor"] = INK
+    rcParams["xtick.color"] = INK
+    rcParams["ytick.color"] = INK
+    rcParams["text.color"] = INK
+    rcParams["axes.spines.top"] = False
+    rcParams["axes.spines.right"] = False
+
+
+def x_range(run: Run) -> tuple[float, float]:
+    """The x interval the curves are drawn over: the data plus a margin."""
+    xs = [x for x, _ in run.settings.points]
+    lo, hi = min(xs), max(xs)
+    pad = 0.08 * (hi - lo) if hi > lo else 1.0
+    return lo - pad, hi + pad
+
+
+def curve_xs(run: Run) -> np.ndarray:
+    """Evenly spaced inputs at which the network's curve is drawn."""
+    return np.linspace(*x_range(run), CURVE_SAMPLES)
+
+
+def draw_points(ax, run: Run, labels: Labels | None = None) -> None:
+    """Scatter the data, coloured by label, on fixed axes."""
+    points = np.asarray(run.settings.points)
+    for target, colour, marker, name in ((1, FITS, "o", labels and labels.fits),
+                                         (0, FAILS, "X", labels and labels.fails)):
+        mask = points[:, 1] >= 0.5 if target else points[:, 1] < 0.5
+        ax.scatter(points[mask, 0], points[mask, 1], s=46, c=colour, marker=marker,
+                   edgecolors="white", linewidths=0.8, zorder=3, label=name or None)
+    ax.set_xlim(*x_range(run))
+    ax.set_ylim(-0.08, 1.08)
+    ax.grid(True, color=GRID, linewidth=0.6)
+
+
+def svg_bytes(fig: Figure) -> bytes:
+    """Render a figure as SVG with no date or random ids."""
+    buffer = io.StringIO()
+    FigureCanvasAgg(fig)
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
+    return buffer.getvalue().encode("utf-8")
+
+
+def new_figure(width: float = 6.4, height: float = 3.6) -> Figure:
+    """A blank figure with a white face."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def scatter_figure(run: Run, labels: Labels) -> bytes:
+    """The data alone: which sizes fit (1) and which did not (0)."""
+    fig = new_figure()
+    ax = fig.add_subplot()
+    draw_points(ax, run, labels)
+    ax.set_yticks([0, 1])
+    ax.set_xlabel(labels.x)
+    ax.set_ylabel(labels.y)
+    ax.legend(loc="center right", frameon=False)
+    return svg_bytes(fig)
+
+
+def curve_figure(run: Run, params, labels: Labels) -> bytes:
+    """The network's curve for the given parameters over the data."""
+    fig = new_figure()
+    ax = fig.add_subplot()
+    draw_points(ax, run, labels)
+    xs = curve_xs(run)
+    ax.plot(xs, predict(run.settings.network, params, xs), color=CURVE, linewidth=2.2, label=labels.curve)
+    ax.set_xlabel(labels.x)
+    ax.set_ylabel(labels.y)
+    ax.legend(loc="center right", frameon=False)
+    return svg_bytes(fig)
+
+
+def loss_figure(run: Run, labels: Labels) -> bytes:
+    """The loss of every epoch on a log scale."""
+    fig = new_figure(6.4, 3.2)
+    ax = fig.add_subplot()
+    epochs = np.arange(1, len(run.losses) + 1)
+    ax.plot(epochs, run.losses, color=LOSS, linewidth=2)
+    ax.set_yscale("log")
+    ax.set_xlim(1, max(2, len(run.losses)))
+    ax.grid(True, which="major", color=GRID, linewidth=0.6)
+    ax.set_xlabel(labels.epoch)
+    ax.set_ylabel(labels.loss)
+    return svg_bytes(fig)
+
+
+def loss_limits(run: Run) -> tuple[float, float]:
+    """Fixed log-scale limits that hold every loss of the run."""
+    lo, hi = min(run.losses), max(run.losses)
+    lo = max(lo, 1e-12)
+    return lo / 1.6, hi * 1.6
+
+
+class FrameDrawer:
+    """Draws one animation frame per snapshot on a background drawn once."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.fig = Figure(figsize=FRAME_SIZE, dpi=FRAME_DPI)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.fig.patch.set_facecolor("white")
+        self.fit_ax, self.loss_ax = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.86, wspace=0.28)
+        self.xs = curve_xs(run)
+
+        draw_points(self.fit_ax, run)
+        self.fit_ax.set_xlabel("x")
+        self.fit_ax.set_ylabel("ŷ", rotation=0, labelpad=10)
+        self.loss_ax.set_yscale("log")
+        self.loss_ax.set_xlim(0, len(run.losses))
+        self.loss_ax.set_ylim(*loss_limits(run))
+        self.loss_ax.set_xlabel("epoch")
+        self.loss_ax.set_ylabel("E", rotation=0, labelpad=10)
+        self.loss_ax.grid(True, which="major", color=GRID, linewidth=0.6)
+
+        self.curve, = self.fit_ax.plot([], [], color=CURVE, linewidth=2.4, animated=True)
+        self.loss_line, = self.loss_ax.plot([], [], color=LOSS, linewidth=1.8, animated=True)
+        self.loss_dot, = self.loss_ax.plot([], [], "o", color=LOSS, markersize=6, animated=True)
+        self.title = self.fig.text(0.5, 0.93, "", ha="center", va="center", fontsize=13,
+                                   animated=True, family="DejaVu Sans Mono")
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def frame(self, index: int) -> np.ndarray:
+        """The RGB pixels of the frame for snapshot `index`."""
+        snap = self.run.snapshots[index]
+        width = len(str(self.run.settings.epochs))
+        self.curve.set_data(self.xs, predict(self.run.settings.network, snap.params, self.xs))
+        self.loss_line.set_data(np.arange(1, snap.epoch + 1), self.run.losses[:snap.epoch])
+        self.loss_dot.set_data([snap.epoch], [snap.loss])
+        self.title.set_text(f"epoch {snap.epoch:>{width}}    E = {snap.loss:.5f}")
+        self.canvas.restore_region(self.background)
+        for ax, artists in ((self.fit_ax, [self.curve]), (self.loss_ax, [self.loss_line, self.loss_dot])):
+            for artist in artists:
+                ax.draw_artist(artist)
+            for spine in ax.spines.values():  # spines sit above the lines in a full draw
+                ax.draw_artist(spine)
+        self.fig.draw_artist(self.title)
+        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """Encode RGB pixels as a PNG with no metadata."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", optimize=False, compress_level=6)
+    return buffer.getvalue()
+
+
+def gif_bytes(frames: list[np.ndarray], frame_ms: int = 120, hold_ms: int = 2000) -> bytes:
+    """A looping GIF of the frames with one shared palette (white stays white)."""
+    images = [Image.fromarray(f) for f in frames]
+    # A palette learnt from a few frames across the run covers all of them.
+    picks = images[:: max(1, len(images) // 6)] + [images[-1]]
+    mosaic = Image.new("RGB", (images[0].width, images[0].height * len(picks)))
+    for k, image in enumerate(picks):
+        mosaic.paste(image, (0, k * image.height))
+    palette = mosaic.quantize(colors=64, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+    indexed = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    durations = [frame_ms] * (len(indexed) - 1) + [hold_ms]
+    buffer = io.BytesIO()
+    indexed[0].save(buffer, format="GIF", save_all=True, append_images=indexed[1:],
+                    duration=durations, loop=0, optimize=False)
+    return buffer.getvalue()
+
+
+def animation(run: Run) -> tuple[list[bytes], bytes]:
+    """The PNG frame sequence and the GIF of the whole run."""
+    drawer = FrameDrawer(run)
+    frames = [drawer.frame(k) for k in range(len(run.snapshots))]
+    return [png_bytes(f) for f in frames], gif_bytes(frames)

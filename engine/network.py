@@ -1,0 +1,146 @@
+"""Forward and backward pass of a small fully connected sigmoid network.
+
+This is the network of the lesson: layer 0 is the input x, layers 1..L are
+sigmoid units, and the prediction is the single output y-hat = a^{(L)}_1.
+Each non-input node j of layer l computes
+
+    z^{(l)}_j = sum_i w^{(l)}_{ij} a^{(l-1)}_i + b^{(l)}_j,    a^{(l)}_j = sigma(z^{(l)}_j)
+
+and the loss is the mean squared error E = (1/n) sum_k (y_k - y-hat_k)^2.
+
+All samples go through at once: a^{(l)} is an array with one row per sample
+and one column per node, so the sums over i become matrix products. The
+text's indices start at 1 and numpy's at 0, so W[l][i-1, j-1] holds
+w^{(l)}_{ij} and B[l][j-1] holds b^{(l)}_j; W[0] and B[0] are unused so that
+W[l] is layer l, as in the text.
+
+Left out on purpose: other activations, other losses, mini-batches. The
+lesson needs none of them, and each line here should match a line of the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+
+
+def sigmoid(z):
+    """sigma(z) = 1 / (1 + e^{-z}), computed without overflow for any z."""
+    # For z far below 0, e^{-z} overflows; there sigma(z) = e^{z} / (1 + e^{z}).
+    z = np.asarray(z, dtype=float)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_prime(a):
+    """sigma'(z) written with a = sigma(z): sigma'(z) = a (1 - a)."""
+    return a * (1 - a)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A fully connected sigmoid network; `layers` counts the nodes per layer."""
+
+    layers: tuple[int, ...]
+
+    @property
+    def depth(self) -> int:
+        """L, the number of the output layer (the input is layer 0)."""
+        return len(self.layers) - 1
+
+    @cached_property
+    def param_names(self) -> tuple[str, ...]:
+        """Every parameter's name in the lesson's order: node by node, weights then bias."""
+        names = []
+        for l in range(1, self.depth + 1):
+            for j in range(1, self.layers[l] + 1):
+                names += [f"w{i}{j}_{l}" for i in range(1, self.layers[l - 1] + 1)]
+                names.append(f"b{j}_{l}")
+        return tuple(names)
+
+    def unpack(self, values: Sequence[float]):
+        """Turn a flat list of parameters (lesson order) into per-layer W and B arrays."""
+        W, B = [None], [None]
+        k = 0
+        for l in range(1, self.depth + 1):
+            n_in, n_out = self.layers[l - 1], self.layers[l]
+            W.append(np.empty((n_in, n_out)))
+            B.append(np.empty(n_out))
+            for j in range(n_out):
+                W[l][:, j] = values[k:k + n_in]
+                B[l][j] = values[k + n_in]
+                k += n_in + 1
+        return W, B
+
+    def pack(self, W, B) -> np.ndarray:
+        """Flatten per-layer W and B arrays into one vector in the lesson's order."""
+        parts = []
+        for l in range(1, self.depth + 1):
+            for j in range(self.layers[l]):
+                parts.append(W[l][:, j])
+                parts.append(B[l][j:j + 1])
+        return np.concatenate(parts)
+
+
+def forward(W, B, x):
+    """Activations a^{(0)}, ..., a^{(L)} for every sample: a list of (samples, nodes) arrays."""
+    a = [np.asarray(x, dtype=float).reshape(-1, 1)]  # a^{(0)} is the input x
+    for l in range(1, len(W)):
+        z = a[l - 1] @ W[l] + B[l]                   # z_j = sum_i w_ij a_i + b_j
+        a.append(sigmoid(z))
+    return a
+
+
+def mse(y, y_hat) -> float:
+    """E = (1/n) sum_k (y_k - y-hat_k)^2."""
+    return float(np.mean((np.asarray(y) - y_hat) ** 2))
+
+
+def backward(W, a, y):
+    """Gradients dE/dW^{(l)} and dE/dB^{(l)} by the chain rule, layer by layer from the output."""
+    n = len(y)
+    y_hat = a[-1][:, 0]
+    L = len(W) - 1
+    dW, dB = [None] * (L + 1), [None] * (L + 1)
+    # delta^{(l)}_j = dE/dz^{(l)}_j, one row per sample. At the output:
+    # dE/dy-hat = -(2/n)(y - y-hat) (the 1/n because E is a mean), times da/dz = a (1 - a).
+    delta = (-(2 / n) * (np.asarray(y) - y_hat) * sigmoid_prime(y_hat)).reshape(-1, 1)
+    for l in range(L, 0, -1):
+        dW[l] = a[l - 1].T @ delta                   # dE/dw_ij = sum over samples of a_i delta_j
+        dB[l] = delta.sum(axis=0)                    # dE/db_j  = sum over samples of delta_j
+        if l > 1:
+            # A node feeds every node of the next layer, so its gradient adds
+            # up the paths through all of them: sum_j w_ij delta_j.
+            delta = (delta @ W[l].T) * sigmoid_prime(a[l - 1])
+    return dW, dB
+
+
+def loss_and_gradient(network: Network, values: Sequence[float], points) -> tuple[float, np.ndarray]:
+    """E and dE/d(parameter) for every parameter (lesson order) at the given values."""
+    x, y = np.asarray(points, dtype=float).T
+    W, B = network.unpack(values)
+    a = forward(W, B, x)
+    dW, dB = backward(W, a, y)
+    return mse(y, a[-1][:, 0]), network.pack(dW, dB)
+
+
+def predict(network: Network, values: Sequence[float], x) -> np.ndarray:
+    """The network's output y-hat for each input x."""
+    W, B = network.unpack(values)
+    return forward(W, B, x)[-1][:, 0]
+
+
+NAME = re.compile(r"^([wbaz])(\d+)_(\d+)$")
+
+
+def latex_name(name: str) -> str:
+    """LaTeX of a lesson name: w12_1 -> w^{(1)}_{12}, b2_1 -> b^{(1)}_{2}, a1_2 -> a^{(2)}_{1}."""
+    match = NAME.match(name)
+    if not match:
+        raise ValueError(f"not a parameter or node name: {name!r}")
+    letter, index, layer = match.groups()
+    return f"{letter}^{{({layer})}}_{{{index}}}"

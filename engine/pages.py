@@ -1,0 +1,267 @@
+"""Assemble the HTML pages from Markdown prose, Jinja templates and the run.
+
+Each section of the lesson is a Markdown file `content/<lang>/NN-id.md` whose
+first line is `# Title`; `id` becomes the section's anchor in both languages.
+A section is first rendered as a Jinja template, so the prose can write
+`{{ final.loss | sig }}` and the number follows the settings, and then as
+Markdown with `$...$` and `$$...$$` math. Formulas become placeholders in a
+`MathBatch`; the caller renders the batch with KaTeX and substitutes it.
+Nothing here writes files: every function returns strings.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from mdit_py_plugins.attrs import attrs_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+from engine.figures import Labels
+from engine.mathtex import MathBatch
+from engine.network import latex_name, predict
+from engine.train import Run
+
+LANGS = ("zh", "en")
+SECTION_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
+
+
+class ContentError(Exception):
+    """The lesson's content is malformed; str() names the file."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One rendered section of the lesson page."""
+
+    id: str
+    number: int
+    title: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    """An image the pages show, with alt text written from the data."""
+
+    src: str          # relative to the site root
+    alt: str
+    width: int
+    height: int
+
+
+def load_strings(content: Path) -> dict[str, dict]:
+    """The UI words of every language from content/strings.toml."""
+    try:
+        strings = tomllib.loads((content / "strings.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ContentError(f"{content / 'strings.toml'}: {err}") from None
+    for lang in LANGS:
+        if lang not in strings:
+            raise ContentError(f"{content / 'strings.toml'}: no [{lang}] table")
+    return strings
+
+
+def figure_labels(strings: dict, lang: str) -> Labels:
+    """The words a static figure needs, in one language."""
+    return Labels(**strings[lang]["figure"])
+
+
+def section_files(content: Path, lang: str) -> list[tuple[int, str, Path]]:
+    """The section files of one language, in order: (number, id, path)."""
+    found = []
+    for path in sorted((content / lang).glob("*.md")):
+        match = SECTION_FILE.match(path.name)
+        if not match:
+            raise ContentError(f"{path}: section files are named NN-id.md")
+        found.append((int(match.group(1)), match.group(2), path))
+    return found
+
+
+# ---------------------------------------------------------------- numbers
+
+def sig(value: float, digits: int = 4) -> str:
+    """A number with `digits` significant digits, never in e-notation for this lesson's range."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:.{decimals}f}"
+
+
+def fixed(value: float, decimals: int = 4) -> str:
+    """A number with a fixed count of decimals."""
+    return f"{value:.{decimals}f}"
+
+
+def tex_number(text: str) -> str:
+    """A formatted number ready for LaTeX (negative numbers get braces so -x^2 stays clear)."""
+    return f"({text})" if text.startswith("-") else text
+
+
+# ---------------------------------------------------------------- context
+
+def lesson_values(run: Run) -> dict:
+    """The numbers of the run that the prose and templates may use."""
+    s = run.settings
+    init = run.named(run.initial.params)
+    final = run.named(run.final_params)
+    xs = np.array([x for x, _ in s.points])
+    ys = np.array([y for _, y in s.points])
+    return {
+        "settings": s,
+        "n": len(s.points),
+        "points": s.points,
+        "layers": s.layers,
+        "learning_rate": s.learning_rate,
+        "epochs": s.epochs,
+        "display_every": s.display_every,
+        "param_names": run.param_names,
+        "param_count": len(run.param_names),
+        "init": init,
+        "init_grads": run.named(run.initial.grads),
+        "init_loss": run.initial.loss,
+        "init_pred": predict(s.network, run.initial.params, xs),
+        "final": {"params": final, "loss": run.final_loss,
+                  "pred": predict(s.network, run.final_params, xs)},
+        "last_epoch_loss": run.losses[-1],
+        "snapshots": run.snapshots,
+        "frame_count": len(run.snapshots),
+        "fit_xs": xs[ys >= 0.5],
+        "fail_xs": xs[ys < 0.5],
+        "loss_at": lambda epoch: run.losses[epoch - 1],
+        "random_init": s.init_random,
+    }
+
+
+def alt_texts(run: Run, strings: dict, lang: str) -> dict[str, str]:
+    """Alt text for each figure, written from the run's numbers."""
+    v = lesson_values(run)
+    fit, fail = v["fit_xs"], v["fail_xs"]
+    fit_lo, fit_hi = (sig(fit.min(), 3), sig(fit.max(), 3)) if len(fit) else ("-", "-")
+    xs_curve = np.linspace(min(x for x, _ in run.settings.points), max(x for x, _ in run.settings.points), 200)
+    init_curve = predict(run.settings.network, run.initial.params, xs_curve)
+    final_curve = predict(run.settings.network, run.final_params, xs_curve)
+    common = {"n": v["n"], "fit_lo": fit_lo, "fit_hi": fit_hi, "fit_count": len(fit),
+              "fail_count": len(fail), "epochs": v["epochs"], "frames": v["frame_count"],
+              "first_loss": sig(run.losses[0]), "last_loss": sig(run.losses[-1])}
+    alt = strings[lang]["alt"]
+    return {
+        "scatter": alt["scatter"].format(**common),
+        "initial": alt["initial"].format(**common, y_min=fixed(init_curve.min(), 2),
+                                         y_max=fixed(init_curve.max(), 2), loss=sig(run.initial.loss)),
+        "final": alt["final"].format(**common, y_min=fixed(final_curve.min(), 2),
+                                     y_max=fixed(final_curve.max(), 2), loss=sig(run.final_loss)),
+        "loss": alt["loss"].format(**common),
+        "animation": alt["animation"].format(**common),
+    }
+
+
+# ---------------------------------------------------------------- rendering
+
+class PageRenderer:
+    """Renders the lesson pages of both languages into HTML strings."""
+
+    def __init__(self, templates: Path, content: Path, run: Run, batch: MathBatch,
+                 figures: dict[str, dict[str, Figure]]):
+        self.content = content
+        self.run = run
+        self.batch = batch
+        self.figures = figures  # lang -> figure id -> Figure
+        self.strings = load_strings(content)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates),
+            autoescape=jinja2.select_autoescape(["html"], default_for_string=True, default=True),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(sig=sig, fixed=fixed, tex=tex_number)
+        self.env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
+
+    # -- pieces the prose can call
+
+    def math(self, tex: str, page: str, display: bool = False) -> Markup:
+        """A formula placeholder for templates (KaTeX fills it in later)."""
+        return Markup(self.batch.add(tex, display, page))
+
+    def partial(self, name: str, lang: str, page: str, **values) -> Markup:
+        """Render a template from templates/partials with the page's context."""
+        template = self.env.get_template(f"partials/{name}.html")
+        return Markup(template.render(**self.page_context(lang, page), **values).strip())
+
+    def page_context(self, lang: str, page: str, root: str = "../") -> dict:
+        """Everything a template on this page may use; `root` leads from the page to the site root."""
+        return {
+            **lesson_values(self.run),
+            "lang": lang,
+            "root": root,
+            "t": self.strings[lang],
+            "figures": self.figures[lang],
+            "math": lambda tex, display=False: self.math(tex, page, display),
+            "partial": lambda name, **values: self.partial(name, lang, page, **values),
+        }
+
+    def markdown(self, page: str) -> MarkdownIt:
+        """A CommonMark parser whose formulas go to the math batch."""
+        md = MarkdownIt("commonmark", {"html": True, "typographer": False})
+        md.use(dollarmath_plugin, allow_space=True, double_inline=True)
+        md.use(attrs_plugin)
+        md.enable("table")
+        md.add_render_rule("math_inline", lambda _renderer, tokens, idx, *_: self.batch.add(tokens[idx].content, False, page))
+        md.add_render_rule("math_inline_double",
+                           lambda _renderer, tokens, idx, *_: self.batch.add(tokens[idx].content, True, page))
+        md.add_render_rule(
+            "math_block",
+            lambda _renderer, tokens, idx, *_: f'<div class="math-display">{self.batch.add(tokens[idx].content, True, page)}</div>\n',
+        )
+        md.add_render_rule(
+            "math_block_label",
+            lambda _renderer, tokens, idx, *_: (
+                f'<div class="math-display" id="{tokens[idx].info}">'
+                f'{self.batch.add(tokens[idx].content, True, page)}</div>\n'
+            ),
+        )
+        return md
+
+    def section(self, lang: str, number: int, section_id: str, path: Path) -> Section:
+        """Render one section file: Jinja first (numbers), then Markdown (text and math)."""
+        page = f"{lang}/index.html ({path.name})"
+        source = path.read_text(encoding="utf-8")
+        first, _, body = source.partition("\n")
+        if not first.startswith("# "):
+            raise ContentError(f"{path}: the first line must be '# Title'")
+        try:
+            template = self.env.from_string(body)
+            filled = template.render(**self.page_context(lang, page))
+        except jinja2.TemplateError as err:
+            line = getattr(err, "lineno", None)
+            where = f"{path}:{line + 1}" if line else str(path)
+            raise ContentError(f"{where}: {err.message if hasattr(err, 'message') else err}") from None
+        html = self.markdown(page).render(filled)
+        return Section(section_id, number, first[2:].strip(), html)
+
+    def lesson(self, lang: str) -> str:
+        """The whole lesson in one language."""
+        sections = [self.section(lang, number, sid, path) for number, sid, path in section_files(self.content, lang)]
+        template = self.env.get_template("lesson.html")
+        return template.render(**self.page_context(lang, f"{lang}/index.html"), sections=sections,
+                               other=[code for code in LANGS if code != lang][0],
+                               strings=self.strings)
+
+    def index(self) -> str:
+        """The entry page: pick a language, watch the animation."""
+        context = self.page_context("zh", "index.html", root="")
+        return self.env.get_template("index.html").render(
+            **context, strings=self.strings, langs=LANGS,
+            animation={lang: self.figures[lang]["animation"] for lang in LANGS})
+
+    def not_found(self) -> str:
+        """The 404 page: self-contained, so it works at any depth of the site."""
+        return self.env.get_template("404.html").render(strings=self.strings, langs=LANGS)

@@ -1,0 +1,97 @@
+"""Train the network by full-batch gradient descent and record the run.
+
+One epoch looks at all samples once: it computes the loss E and the mean
+gradient at the current parameters, then takes one step
+
+    parameter <- parameter - learning_rate * dE/d(parameter).
+
+The loss recorded for epoch e is the loss *before* that epoch's step, and a
+snapshot of epoch e holds the parameters before the step and the gradients at
+them. No files are read or written here: the result is a `Run` value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.config import Settings
+from engine.network import loss_and_gradient
+
+
+class TrainingDiverged(Exception):
+    """The loss or a parameter stopped being a finite number."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state at the start of one epoch: its loss, parameters and gradients."""
+
+    epoch: int
+    loss: float
+    params: tuple[float, ...]
+    grads: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A whole training run: the loss of every epoch, the snapshots, the end result."""
+
+    settings: Settings
+    param_names: tuple[str, ...]
+    losses: tuple[float, ...]
+    snapshots: tuple[Snapshot, ...]
+    final_params: tuple[float, ...]
+    final_loss: float
+
+    @property
+    def initial(self) -> Snapshot:
+        """The snapshot of epoch 1: the starting parameters."""
+        return self.snapshots[0]
+
+    def named(self, values) -> dict[str, float]:
+        """Pair each parameter name with its value."""
+        return dict(zip(self.param_names, (float(v) for v in values)))
+
+
+def snapshot_epochs(epochs: int, every: int) -> list[int]:
+    """Epoch 1, every `every`-th epoch, and the last epoch."""
+    return sorted({1, *range(every, epochs + 1, every), epochs})
+
+
+def train(settings: Settings) -> Run:
+    """Run gradient descent as the settings say and return every loss and snapshot."""
+    network = settings.network
+    params = np.array([value for _, value in settings.init])
+    keep = set(snapshot_epochs(settings.epochs, settings.display_every))
+    losses, snapshots = [], []
+    for epoch in range(1, settings.epochs + 1):
+        loss, grads = loss_and_gradient(network, params, settings.points)
+        if not (math.isfinite(loss) and np.all(np.isfinite(grads))):
+            raise TrainingDiverged(
+                f"train: the loss stopped being a finite number at epoch {epoch}; "
+                f"try a smaller train.learning_rate (now {settings.learning_rate})"
+            )
+        losses.append(loss)
+        if epoch in keep:
+            snapshots.append(Snapshot(epoch, loss, tuple(params.tolist()), tuple(grads.tolist())))
+        params = params - settings.learning_rate * grads
+    final_loss, _ = loss_and_gradient(network, params, settings.points)
+    return Run(settings, network.param_names, tuple(losses), tuple(snapshots),
+               tuple(params.tolist()), final_loss)
+
+
+def run_record(run: Run) -> dict:
+    """The run as plain data, in the shape of `data/run.json`."""
+    return {
+        "settings": run.settings.as_dict(),
+        "param_names": list(run.param_names),
+        "loss": list(run.losses),
+        "snapshots": [
+            {"epoch": s.epoch, "loss": s.loss, "params": run.named(s.params), "grads": run.named(s.grads)}
+            for s in run.snapshots
+        ],
+        "final": {"params": run.named(run.final_params), "loss": run.final_loss},
+    }
