@@ -220,7 +220,7 @@ def gif_bytes(frames: list[np.ndarray], frame_ms: int = 120, hold_ms: int = 2000
     durations = [frame_ms] * (len(indexed) - 1) + [hold_ms]
     buffer = io.BytesIO()
     indexed[0].save(buffer, format="GIF", save_all=True, append_images=indexed[1:],
-                    duration=durations, loop=0, optimize=False)
+                    duration=durations, loop=0)
     return buffer.getvalue()
 
 

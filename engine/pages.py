@@ -99,6 +99,11 @@ def fixed(value: float, decimals: int = 4) -> str:
     return f"{value:.{decimals}f}"
 
 
+def plain(value: float) -> str:
+    """A data value as written in the settings: 0.8, 1, 6.3."""
+    return f"{value:g}"
+
+
 def tex_number(text: str) -> str:
     """A formatted number ready for LaTeX (negative numbers get braces so -x^2 stays clear)."""
     return f"({text})" if text.startswith("-") else text
@@ -182,7 +187,7 @@ class PageRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(sig=sig, fixed=fixed, tex=tex_number)
+        self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number)
         self.env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
 
     # -- pieces the prose can call
