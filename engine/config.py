@@ -11,8 +11,9 @@ and what arrived.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ SETTINGS_HELP = {
     "network.layers": "nodes per layer, input first: starts and ends with 1, each 1-9 (default [1, 2, 1])",
     "init.<name>": "starting value of a parameter, named as in the lesson: w{i}{j}_{l} "
                    "(weight of layer l from node i to node j) or b{j}_{l} (bias of node j of layer l)",
-    "init.random": "true: draw every parameter not given from a standard normal distribution",
+    "init.random": "true: draw every parameter from a standard normal distribution (the listed values are not used)",
     "init.seed": "seed of that random draw (whole number >= 0, default 0)",
     "train.learning_rate": "step size of gradient descent, a number > 0 (default 0.5)",
     "train.epochs": "how many full passes over the data, a whole number >= 1 (default 5000)",
@@ -41,8 +42,10 @@ KNOWN_KEYS = {
     "train": {"learning_rate", "epochs", "display_every"},
 }
 
+MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
 MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
 MAX_NODES = 9   # parameter names like w12_1 use one digit per node index
+PARAM_NAME = re.compile(r"^(w[1-9][1-9]|b[1-9])_[1-9]$")
 
 
 class SettingsError(Exception):
@@ -88,6 +91,12 @@ class Settings:
                 "display_every": self.display_every,
             },
         }
+
+
+def with_random_init(settings: Settings, seed: int) -> Settings:
+    """The same experiment started from parameters drawn at random with `seed`."""
+    _, _, values = validate_init({"random": True, "seed": seed}, settings.network)
+    return replace(settings, init=values, init_random=True, init_seed=seed)
 
 
 def load(path: Path, overrides: list[str] = ()) -> Settings:
@@ -150,6 +159,8 @@ def validate(raw: dict[str, Any]) -> Settings:
     points = validate_points(data.get("points"))
     layers = validate_layers(network.get("layers"))
     epochs = whole_number("train.epochs", train.get("epochs"), minimum=1)
+    if epochs > MAX_EPOCHS:
+        raise SettingsError("train.epochs", f"at most {MAX_EPOCHS:,}", str(epochs))
     display_every = whole_number("train.display_every", train.get("display_every"), minimum=1)
     if display_every > epochs:
         raise SettingsError("train.display_every", f"at most train.epochs ({epochs})", str(display_every))
@@ -193,29 +204,31 @@ def validate_layers(value: Any) -> tuple[int, ...]:
 
 
 def validate_init(init: dict[str, Any], network: Network):
-    """Resolve the starting value of every parameter: given, or drawn at random."""
+    """Resolve the starting value of every parameter: as listed, or all drawn at random."""
     names = network.param_names
-    for key in init:
-        if key not in names and key not in KNOWN_KEYS["init"]:
+    random = init.get("random", False)
+    if not isinstance(random, bool):
+        raise SettingsError("init.random", "true or false", describe(random))
+    seed = whole_number("init.seed", init.get("seed", 0), minimum=0)
+    for key, value in init.items():
+        if key in KNOWN_KEYS["init"]:
+            continue
+        # With a random start the listed values are not used, so they may name
+        # parameters of another shape of network; they must still look like names.
+        if key not in names and not (random and PARAM_NAME.match(key)):
             raise SettingsError(
                 f"init.{key}",
                 f"random, seed or a parameter of layers {list(network.layers)} ({', '.join(names)})",
                 "an unknown key",
             )
-    random = init.get("random", False)
-    if not isinstance(random, bool):
-        raise SettingsError("init.random", "true or false", describe(random))
-    seed = whole_number("init.seed", init.get("seed", 0), minimum=0)
-    drawn = np.random.default_rng(seed).standard_normal(len(names)) if random else None
-    values = []
-    for k, name in enumerate(names):
-        if name in init:
-            values.append((name, number(f"init.{name}", init[name])))
-        elif random:
-            values.append((name, float(drawn[k])))
-        else:
+        number(f"init.{key}", value)
+    if random:
+        drawn = np.random.default_rng(seed).standard_normal(len(names))
+        return random, seed, tuple(zip(names, (float(v) for v in drawn)))
+    for name in names:
+        if name not in init:
             raise SettingsError(f"init.{name}", "a number (or init.random = true)", "nothing")
-    return random, seed, tuple(values)
+    return random, seed, tuple((name, float(init[name])) for name in names)
 
 
 def number(key: str, value: Any) -> float:

@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from engine.network import predict
+from engine.network import forward, predict
 from engine.train import Run
 
 # The first family that has a glyph wins, so Latin text keeps DejaVu Sans and
@@ -36,6 +36,8 @@ CURVE = "#3559c7"
 LOSS = "#b4451f"
 FITS = "#1c8a5a"      # points labelled 1
 FAILS = "#c2410c"     # points labelled 0
+UNIT_COLOURS = ["#7c3aed", "#0f766e", "#b45309", "#be185d", "#1d4ed8"]
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 FRAME_SIZE = (8.0, 3.4)  # inches at 100 dpi: 800 x 340 pixels
 FRAME_DPI = 100
 CURVE_SAMPLES = 300
@@ -52,6 +54,10 @@ class Labels:
     curve: str      # legend: the network's prediction
     epoch: str      # axis label for the epoch
     loss: str       # axis label for the loss
+    hidden: str     # panel title: the hidden units' outputs
+    output: str     # panel title: the network's output
+    recommended: str  # title of the recommended start
+    seed: str       # title of a random start, with {seed}
 
 
 def configure_matplotlib() -> None:
@@ -143,6 +149,48 @@ def loss_figure(run: Run, labels: Labels) -> bytes:
     ax.grid(True, which="major", color=GRID, linewidth=0.6)
     ax.set_xlabel(labels.epoch)
     ax.set_ylabel(labels.loss)
+    return svg_bytes(fig)
+
+
+def hidden_figure(run: Run, params, labels: Labels) -> bytes:
+    """The first hidden layer's units a^{(1)}_j(x) beside the output they add up to."""
+    network = run.settings.network
+    xs = curve_xs(run)
+    W, B = network.unpack(params)
+    a = forward(W, B, xs)
+    fig = new_figure(8.0, 3.4)
+    left, right = fig.subplots(1, 2, sharex=True)
+    for j in range(network.layers[1]):
+        left.plot(xs, a[1][:, j], linewidth=2.2, color=UNIT_COLOURS[j % len(UNIT_COLOURS)],
+                  label=f"a⁽¹⁾{str(j + 1).translate(SUBSCRIPT)}")
+    left.set_xlim(*x_range(run))
+    left.set_ylim(-0.05, 1.05)
+    left.grid(True, color=GRID, linewidth=0.6)
+    left.set_title(labels.hidden, fontsize=11)
+    left.set_xlabel(labels.x)
+    left.legend(frameon=False, loc="best")
+    draw_points(right, run)
+    right.plot(xs, a[-1][:, 0], color=CURVE, linewidth=2.4, label="ŷ")
+    right.set_title(labels.output, fontsize=11)
+    right.set_xlabel(labels.x)
+    return svg_bytes(fig)
+
+
+def starts_figure(run: Run, others: list[tuple[int, Run]], labels: Labels) -> bytes:
+    """Final curves of the recommended start and of random starts, each with its final loss."""
+    runs = [(labels.recommended, run)] + [(labels.seed.format(seed=seed), other) for seed, other in others]
+    columns = 3
+    rows = -(-len(runs) // columns)
+    fig = new_figure(8.0, 2.4 * rows)
+    axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
+    xs = curve_xs(run)
+    for ax, (title, each) in zip(axes, runs):
+        draw_points(ax, each)
+        ax.plot(xs, predict(each.settings.network, each.final_params, xs), color=CURVE, linewidth=2)
+        ax.set_title(f"{title}\nE = {each.final_loss:.4f}", fontsize=10)
+        ax.set_yticks([0, 1])
+    for ax in axes[len(runs):]:
+        ax.set_visible(False)
     return svg_bytes(fig)
 
 

@@ -32,7 +32,8 @@ def sigmoid(z):
     """sigma(z) = 1 / (1 + e^{-z}), computed without overflow for any z."""
     # For z far below 0, e^{-z} overflows; there sigma(z) = e^{z} / (1 + e^{z}).
     z = np.asarray(z, dtype=float)
-    e = np.exp(-np.abs(z))
+    with np.errstate(under="ignore"):  # e^{-|z|} rounding to 0 is the right answer
+        e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
@@ -101,22 +102,20 @@ def mse(y, y_hat) -> float:
 
 
 def backward(W, a, y):
-    """Gradients dE/dW^{(l)} and dE/dB^{(l)} by the chain rule, layer by layer from the output."""
+    """Chain rule from the output down: dE/dW^{(l)}, dE/dB^{(l)} and dE/da^{(l)} for every layer."""
     n = len(y)
     y_hat = a[-1][:, 0]
     L = len(W) - 1
-    dW, dB = [None] * (L + 1), [None] * (L + 1)
-    # delta^{(l)}_j = dE/dz^{(l)}_j, one row per sample. At the output:
-    # dE/dy-hat = -(2/n)(y - y-hat) (the 1/n because E is a mean), times da/dz = a (1 - a).
-    delta = (-(2 / n) * (np.asarray(y) - y_hat) * sigmoid_prime(y_hat)).reshape(-1, 1)
+    dW, dB, dA = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
+    dA[L] = (-(2 / n) * (np.asarray(y) - y_hat)).reshape(-1, 1)  # dE/dy-hat; the 1/n because E is a mean
     for l in range(L, 0, -1):
+        delta = dA[l] * sigmoid_prime(a[l])          # delta^{(l)}_j = dE/dz_j = dE/da_j * a_j (1 - a_j)
         dW[l] = a[l - 1].T @ delta                   # dE/dw_ij = sum over samples of a_i delta_j
         dB[l] = delta.sum(axis=0)                    # dE/db_j  = sum over samples of delta_j
-        if l > 1:
-            # A node feeds every node of the next layer, so its gradient adds
-            # up the paths through all of them: sum_j w_ij delta_j.
-            delta = (delta @ W[l].T) * sigmoid_prime(a[l - 1])
-    return dW, dB
+        # A node feeds every node of the next layer, so its gradient adds up
+        # the paths through all of them: dE/da_i = sum_j w_ij delta_j.
+        dA[l - 1] = delta @ W[l].T
+    return dW, dB, dA
 
 
 def loss_and_gradient(network: Network, values: Sequence[float], points) -> tuple[float, np.ndarray]:
@@ -124,7 +123,7 @@ def loss_and_gradient(network: Network, values: Sequence[float], points) -> tupl
     x, y = np.asarray(points, dtype=float).T
     W, B = network.unpack(values)
     a = forward(W, B, x)
-    dW, dB = backward(W, a, y)
+    dW, dB, _ = backward(W, a, y)
     return mse(y, a[-1][:, 0]), network.pack(dW, dB)
 
 

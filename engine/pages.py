@@ -11,6 +11,8 @@ Nothing here writes files: every function returns strings.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 import tomllib
 from dataclasses import dataclass
@@ -20,16 +22,22 @@ import jinja2
 import numpy as np
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from mdit_py_plugins.attrs import attrs_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from engine.figures import Labels
 from engine.mathtex import MathBatch
-from engine.network import latex_name, predict
+from engine.network import latex_name, predict, sigmoid
 from engine.train import Run
 
 LANGS = ("zh", "en")
+CODE_STYLE = "default"  # a light Pygments style whose colours keep enough contrast
 SECTION_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
+HEADING_ANCHOR = re.compile(r"\s*\{#([a-z0-9][a-z0-9-]*)\}\s*$")
+# Inline math followed by punctuation stays on one line with it.
+MATH_THEN_PUNCTUATION = re.compile(r"(\x02MATH\d+\x03)([.,;:!?，。；：、）)]+)")
 
 
 class ContentError(Exception):
@@ -66,6 +74,18 @@ def load_strings(content: Path) -> dict[str, dict]:
         if lang not in strings:
             raise ContentError(f"{content / 'strings.toml'}: no [{lang}] table")
     return strings
+
+
+def load_glossary(content: Path) -> list[list[str]]:
+    """The zh-en glossary: [Chinese, English, LaTeX symbol] per term."""
+    path = content / "glossary.toml"
+    try:
+        terms = tomllib.loads(path.read_text(encoding="utf-8"))["terms"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as err:
+        raise ContentError(f"{path}: {err}") from None
+    if not all(isinstance(t, list) and len(t) == 3 for t in terms):
+        raise ContentError(f"{path}: each term is [Chinese, English, symbol]")
+    return terms
 
 
 def figure_labels(strings: dict, lang: str) -> Labels:
@@ -109,6 +129,24 @@ def tex_number(text: str) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
+# ---------------------------------------------------------------- code
+
+def source_code(qualified: str) -> tuple[str, str]:
+    """The source of an engine function, read from its file at build time: (file, highlighted HTML)."""
+    module_name, _, name = qualified.rpartition(".")
+    module = importlib.import_module(module_name)
+    code = inspect.getsource(getattr(module, name))
+    html = highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight", wrapcode=True))
+    # One line of HTML, so the Markdown around it cannot end the block at a blank line.
+    html = html.strip().replace("\n", "&#10;")
+    return f"engine/{Path(module.__file__).name}", html
+
+
+def code_stylesheet() -> bytes:
+    """The colours of highlighted code."""
+    return HtmlFormatter(style=CODE_STYLE).get_style_defs(".highlight").encode("utf-8")
+
+
 # ---------------------------------------------------------------- context
 
 def lesson_values(run: Run) -> dict:
@@ -131,24 +169,33 @@ def lesson_values(run: Run) -> dict:
         "init": init,
         "init_grads": run.named(run.initial.grads),
         "init_loss": run.initial.loss,
-        "init_pred": predict(s.network, run.initial.params, xs),
+        "init_pred": predict(s.network, run.initial.params, xs).tolist(),
         "final": {"params": final, "loss": run.final_loss,
-                  "pred": predict(s.network, run.final_params, xs)},
+                  "pred": predict(s.network, run.final_params, xs).tolist()},
         "last_epoch_loss": run.losses[-1],
         "snapshots": run.snapshots,
         "frame_count": len(run.snapshots),
-        "fit_xs": xs[ys >= 0.5],
-        "fail_xs": xs[ys < 0.5],
+        "fit_xs": xs[ys >= 0.5].tolist(),
+        "fail_xs": xs[ys < 0.5].tolist(),
         "loss_at": lambda epoch: run.losses[epoch - 1],
+        "sigmoid": lambda z: float(sigmoid(z)),
         "random_init": s.init_random,
+        "flat_loss": float(np.mean((ys - ys.mean()) ** 2)),   # the best a constant prediction can do
+        "fits_all": misclassified(run) == 0,
     }
+
+
+def misclassified(run: Run) -> int:
+    """How many points the trained network puts on the wrong side of 0.5."""
+    xs, ys = np.asarray(run.settings.points, dtype=float).T
+    return int(np.sum((predict(run.settings.network, run.final_params, xs) >= 0.5) != (ys >= 0.5)))
 
 
 def alt_texts(run: Run, strings: dict, lang: str) -> dict[str, str]:
     """Alt text for each figure, written from the run's numbers."""
     v = lesson_values(run)
     fit, fail = v["fit_xs"], v["fail_xs"]
-    fit_lo, fit_hi = (sig(fit.min(), 3), sig(fit.max(), 3)) if len(fit) else ("-", "-")
+    fit_lo, fit_hi = (sig(min(fit), 3), sig(max(fit), 3)) if fit else ("-", "-")
     xs_curve = np.linspace(min(x for x, _ in run.settings.points), max(x for x, _ in run.settings.points), 200)
     init_curve = predict(run.settings.network, run.initial.params, xs_curve)
     final_curve = predict(run.settings.network, run.final_params, xs_curve)
@@ -160,25 +207,68 @@ def alt_texts(run: Run, strings: dict, lang: str) -> dict[str, str]:
         "scatter": alt["scatter"].format(**common),
         "initial": alt["initial"].format(**common, y_min=fixed(init_curve.min(), 2),
                                          y_max=fixed(init_curve.max(), 2), loss=sig(run.initial.loss)),
-        "final": alt["final"].format(**common, y_min=fixed(final_curve.min(), 2),
-                                     y_max=fixed(final_curve.max(), 2), loss=sig(run.final_loss)),
+        "final": alt["final" if v["fits_all"] else "final_stuck"].format(
+            **common, y_min=fixed(final_curve.min(), 2), y_max=fixed(final_curve.max(), 2),
+            loss=sig(run.final_loss), wrong=misclassified(run)),
         "loss": alt["loss"].format(**common),
         "animation": alt["animation"].format(**common),
+        "hidden": alt["hidden"].format(**common, units=run.settings.layers[1],
+                                       hidden_desc=alt["unit_join"].join(hidden_units(run, alt))),
     }
 
 
+def hidden_units(run: Run, alt: dict) -> list[str]:
+    """Describe each first-layer unit after training: where its sigmoid switches, and which way."""
+    final = run.named(run.final_params)
+    lo, hi = min(x for x, _ in run.settings.points), max(x for x, _ in run.settings.points)
+    described = []
+    for j in range(1, run.settings.layers[1] + 1):
+        w, b = final[f"w1{j}_1"], final[f"b{j}_1"]
+        name = f"a⁽¹⁾{chr(0x2080 + j)}"
+        at = -b / w if w != 0 else float("inf")   # sigma(w x + b) = 1/2 where w x + b = 0
+        if not lo <= at <= hi:
+            described.append(alt["unit_flat"].format(name=name))
+        else:
+            described.append(alt["unit_rises" if w > 0 else "unit_falls"].format(name=name, at=fixed(at, 2)))
+    return described
+
+
+def starts_alt(run: Run, others: list[tuple[int, Run]], strings: dict, lang: str) -> str:
+    """Alt text of the comparison of starts, with every final loss."""
+    return strings[lang]["alt"]["starts"].format(
+        count=1 + len(others), epochs=run.settings.epochs, loss=sig(run.final_loss),
+        others=", ".join(sig(other.final_loss) for _, other in others))
+
+
 # ---------------------------------------------------------------- rendering
+
+def heading_anchors(state) -> None:
+    """Turn a heading that ends in {#id} into a heading with that id (stable in both languages)."""
+    tokens = state.tokens
+    for k, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        inline = tokens[k + 1]
+        match = HEADING_ANCHOR.search(inline.content)
+        if not match:
+            continue
+        token.attrSet("id", match.group(1))
+        inline.content = inline.content[:match.start()]
+        last = inline.children[-1] if inline.children else None
+        if last is not None and last.type == "text":
+            last.content = HEADING_ANCHOR.sub("", last.content)
 
 class PageRenderer:
     """Renders the lesson pages of both languages into HTML strings."""
 
     def __init__(self, templates: Path, content: Path, run: Run, batch: MathBatch,
-                 figures: dict[str, dict[str, Figure]]):
+                 figures: dict[str, dict[str, Figure]], explained: dict):
         self.content = content
         self.run = run
         self.batch = batch
         self.figures = figures  # lang -> figure id -> Figure
         self.strings = load_strings(content)
+        self.values = {**lesson_values(run), **explained, "glossary": load_glossary(content)}
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates),
             autoescape=jinja2.select_autoescape(["html"], default_for_string=True, default=True),
@@ -189,12 +279,24 @@ class PageRenderer:
         )
         self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number)
         self.env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
+        # Prose marks heading anchors as {#id}, which is Jinja's comment syntax:
+        # the prose gets other comment delimiters so the anchors pass through.
+        self.prose_env = self.env.overlay(comment_start_string="{##", comment_end_string="##}")
 
     # -- pieces the prose can call
 
     def math(self, tex: str, page: str, display: bool = False) -> Markup:
         """A formula placeholder for templates (KaTeX fills it in later)."""
         return Markup(self.batch.add(tex, display, page))
+
+    def formula(self, formula_id: str, which: str, page: str) -> Markup:
+        """A displayed formula of the engine's set, by id: its symbolic or numeric form."""
+        formulas = self.values["formulas"]
+        if formula_id not in formulas:
+            raise ContentError(f"{page}: no formula {formula_id!r} (known: {', '.join(formulas)})")
+        tex = getattr(formulas[formula_id], which)
+        return Markup(f'<div class="math-display" id="eq-{formula_id}-{which}" data-formula="{formula_id}">'
+                      f'{self.batch.add(tex, True, page)}</div>')
 
     def partial(self, name: str, lang: str, page: str, **values) -> Markup:
         """Render a template from templates/partials with the page's context."""
@@ -204,21 +306,33 @@ class PageRenderer:
     def page_context(self, lang: str, page: str, root: str = "../") -> dict:
         """Everything a template on this page may use; `root` leads from the page to the site root."""
         return {
-            **lesson_values(self.run),
+            **self.values,
             "lang": lang,
             "root": root,
             "t": self.strings[lang],
             "figures": self.figures[lang],
             "math": lambda tex, display=False: self.math(tex, page, display),
             "partial": lambda name, **values: self.partial(name, lang, page, **values),
+            "formula": lambda formula_id, which="numeric": self.formula(formula_id, which, page),
+            "code": lambda qualified: self.code(qualified, lang),
         }
+
+    def code(self, qualified: str, lang: str) -> Markup:
+        """An engine function's source, highlighted, with the file it comes from."""
+        file, html = source_code(qualified)
+        name = qualified.rpartition(".")[2]
+        caption = self.strings[lang]["code_caption"].format(file=file, name=f"{name}()")
+        return Markup(f'<figure class="code" id="code-{name}"><figcaption><code>{caption}</code></figcaption>'
+                      f"{html}</figure>")
 
     def markdown(self, page: str) -> MarkdownIt:
         """A CommonMark parser whose formulas go to the math batch."""
         md = MarkdownIt("commonmark", {"html": True, "typographer": False})
         md.use(dollarmath_plugin, allow_space=True, double_inline=True)
-        md.use(attrs_plugin)
         md.enable("table")
+        md.core.ruler.push("heading_anchors", heading_anchors)
+        md.add_render_rule("table_open", lambda *_: '<div class="table-wrap"><table class="data-table">\n')
+        md.add_render_rule("table_close", lambda *_: "</table></div>\n")
         md.add_render_rule("math_inline", lambda _renderer, tokens, idx, *_: self.batch.add(tokens[idx].content, False, page))
         md.add_render_rule("math_inline_double",
                            lambda _renderer, tokens, idx, *_: self.batch.add(tokens[idx].content, True, page))
@@ -243,13 +357,16 @@ class PageRenderer:
         if not first.startswith("# "):
             raise ContentError(f"{path}: the first line must be '# Title'")
         try:
-            template = self.env.from_string(body)
+            template = self.prose_env.from_string(body)
             filled = template.render(**self.page_context(lang, page))
         except jinja2.TemplateError as err:
             line = getattr(err, "lineno", None)
             where = f"{path}:{line + 1}" if line else str(path)
             raise ContentError(f"{where}: {err.message if hasattr(err, 'message') else err}") from None
+        except (ArithmeticError, LookupError, TypeError, ValueError) as err:
+            raise ContentError(f"{path}: {type(err).__name__}: {err}") from None
         html = self.markdown(page).render(filled)
+        html = MATH_THEN_PUNCTUATION.sub(r'<span class="nobreak">\1\2</span>', html)
         return Section(section_id, number, first[2:].strip(), html)
 
     def lesson(self, lang: str) -> str:

@@ -11,12 +11,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import config, figures, mathtex, output, train
-from engine.pages import LANGS, Figure, PageRenderer, alt_texts, figure_labels, load_strings
+from engine import config, diagram, figures, formulas, mathtex, output, train
+from engine.pages import (LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, figure_labels, load_strings,
+                          starts_alt)
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_FIGURE_SIZE = (640, 360)
 LOSS_FIGURE_SIZE = (640, 320)
+WIDE_FIGURE_SIZE = (800, 340)
+COMPARISON_SEEDS = (1, 2, 3, 4, 5)  # random starts set beside the configured one
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,13 @@ def build(paths: Paths, overrides: list[str] = ()) -> Report:
     settings = config.load(paths.config, overrides)
     output.check_target(paths.out)
     run = train.train(settings)
+    others = comparison_runs(settings)
     files: dict[str, bytes] = {}
-    lesson_figures = draw_figures(run, paths.content, files)
-    files.update(render_pages(run, paths, lesson_figures))
+    lesson_figures = draw_figures(run, others, paths.content, files)
+    files.update(render_pages(run, paths, lesson_figures, explain(run)))
     files.update(mathtex.stylesheet_files())
     files.update(static_files(paths.templates / "static"))
+    files["assets/code.css"] = code_stylesheet()
     files.update(data_files(run))
     files[".nojekyll"] = b""
     output.write_site(files, paths.out)
@@ -71,7 +76,37 @@ def frame_name(index: int, count: int) -> str:
     return f"animation/frames/frame-{index + 1:0{max(3, len(str(count)))}d}.png"
 
 
-def draw_figures(run: train.Run, content: Path, files: dict[str, bytes]) -> dict[str, dict[str, Figure]]:
+def comparison_runs(settings: config.Settings) -> list[tuple[int, train.Run]]:
+    """The same training from random starts, to compare with the configured start."""
+    seeds = [seed for seed in COMPARISON_SEEDS if not (settings.init_random and seed == settings.init_seed)]
+    return [(seed, train.train(config.with_random_init(settings, seed))) for seed in seeds[:4]]
+
+
+def explain(run: train.Run) -> dict:
+    """The formulas, diagrams and gradient checks of the lesson, each number checked against backprop."""
+    network, points = run.settings.network, run.settings.points
+    start = run.named(run.initial.params)
+    lesson_formulas = formulas.lesson_formulas(network, start, points)
+    k = formulas.example_sample(points)
+    x, y = points[k]
+    forward_numbers = {"x": x, **{f"a{j}_{l}": lesson_formulas[f"node-a{j}_{l}"].value
+                                  for l in range(1, network.depth + 1) for j in range(1, network.layers[l] + 1)}}
+    backward_numbers = {"x": lesson_formulas["grad-x"].value,
+                        **{f"a{j}_{l}": lesson_formulas[f"grad-a{j}_{l}"].value
+                           for l in range(1, network.depth + 1) for j in range(1, network.layers[l] + 1)}}
+    return {
+        "formulas": lesson_formulas,
+        "example": {"k": k + 1, "x": x, "y": y},
+        "diagrams": {
+            "forward": diagram.draw(network, "forward", start, forward_numbers),
+            "backward": diagram.draw(network, "backward", run.named(run.initial.grads), backward_numbers),
+        },
+        "checks": {"start": formulas.gradient_checks(network, run.initial.params, points),
+                   "end": formulas.gradient_checks(network, run.final_params, points)},
+    }
+
+
+def draw_figures(run: train.Run, others, content: Path, files: dict[str, bytes]) -> dict[str, dict[str, Figure]]:
     """Draw the animation and each language's figures into `files`; describe them for the pages."""
     figures.configure_matplotlib()
     frames, gif = figures.animation(run)
@@ -89,7 +124,10 @@ def draw_figures(run: train.Run, content: Path, files: dict[str, bytes]) -> dict
             "initial": (figures.curve_figure(run, run.initial.params, labels), STATIC_FIGURE_SIZE),
             "final": (figures.curve_figure(run, run.final_params, labels), STATIC_FIGURE_SIZE),
             "loss": (figures.loss_figure(run, labels), LOSS_FIGURE_SIZE),
+            "hidden": (figures.hidden_figure(run, run.final_params, labels), WIDE_FIGURE_SIZE),
+            "starts": (figures.starts_figure(run, others, labels), (800, 240 * -(-(1 + len(others)) // 3))),
         }
+        alt["starts"] = starts_alt(run, others, strings, lang)
         described[lang] = {"animation": Figure("animation/training.gif", alt["animation"], int(width), int(height))}
         for name, (svg, (w, h)) in drawn.items():
             files[f"figures/{lang}/{name}.svg"] = svg
@@ -97,10 +135,10 @@ def draw_figures(run: train.Run, content: Path, files: dict[str, bytes]) -> dict
     return described
 
 
-def render_pages(run: train.Run, paths: Paths, lesson_figures) -> dict[str, bytes]:
+def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict) -> dict[str, bytes]:
     """Render every page, then all their formulas in one KaTeX batch."""
     batch = mathtex.MathBatch()
-    renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures)
+    renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained)
     pages = {f"{lang}/index.html": renderer.lesson(lang) for lang in LANGS}
     pages["index.html"] = renderer.index()
     pages["404.html"] = renderer.not_found()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.config import Settings
-from engine.network import loss_and_gradient
+from engine.network import backward, forward, loss_and_gradient, mse
 
 
 class TrainingDiverged(Exception):
@@ -61,26 +61,39 @@ def snapshot_epochs(epochs: int, every: int) -> list[int]:
     return sorted({1, *range(every, epochs + 1, every), epochs})
 
 
+def check_finite(loss: float, values: np.ndarray, epoch: int, settings: Settings) -> None:
+    """Stop with a clear message once the loss or a parameter is no longer a finite number."""
+    if not (math.isfinite(loss) and np.all(np.isfinite(values))):
+        raise TrainingDiverged(
+            f"train: the numbers stopped being finite at epoch {epoch}; "
+            f"try a smaller train.learning_rate (now {settings.learning_rate})"
+        )
+
+
 def train(settings: Settings) -> Run:
     """Run gradient descent as the settings say and return every loss and snapshot."""
     network = settings.network
-    params = np.array([value for _, value in settings.init])
+    x, y = np.asarray(settings.points, dtype=float).T
+    W, B = network.unpack([value for _, value in settings.init])
     keep = set(snapshot_epochs(settings.epochs, settings.display_every))
     losses, snapshots = [], []
     for epoch in range(1, settings.epochs + 1):
-        loss, grads = loss_and_gradient(network, params, settings.points)
-        if not (math.isfinite(loss) and np.all(np.isfinite(grads))):
-            raise TrainingDiverged(
-                f"train: the loss stopped being a finite number at epoch {epoch}; "
-                f"try a smaller train.learning_rate (now {settings.learning_rate})"
-            )
+        a = forward(W, B, x)
+        loss = mse(y, a[-1][:, 0])                   # measured before this epoch's step
+        dW, dB, _ = backward(W, a, y)
+        check_finite(loss, network.pack(dW, dB), epoch, settings)
         losses.append(loss)
         if epoch in keep:
-            snapshots.append(Snapshot(epoch, loss, tuple(params.tolist()), tuple(grads.tolist())))
-        params = params - settings.learning_rate * grads
-    final_loss, _ = loss_and_gradient(network, params, settings.points)
+            snapshots.append(Snapshot(epoch, loss, tuple(network.pack(W, B).tolist()),
+                                      tuple(network.pack(dW, dB).tolist())))
+        for l in range(1, network.depth + 1):        # one step downhill for every parameter
+            W[l] = W[l] - settings.learning_rate * dW[l]
+            B[l] = B[l] - settings.learning_rate * dB[l]
+    final_params = network.pack(W, B)
+    final_loss, _ = loss_and_gradient(network, final_params, settings.points)
+    check_finite(final_loss, final_params, settings.epochs, settings)
     return Run(settings, network.param_names, tuple(losses), tuple(snapshots),
-               tuple(params.tolist()), final_loss)
+               tuple(final_params.tolist()), final_loss)
 
 
 def run_record(run: Run) -> dict:

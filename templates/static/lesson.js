@@ -1,13 +1,19 @@
-/* Small comforts for the lesson page; everything still works without them.
-   Classic script (no modules, no fetch) so the page works from file://. */
+/* Small comforts for the lesson page; everything still reads without them.
+   Classic script (no modules, no fetch) so the page works from file://.
+   It is loaded in <head>: it marks the page as scripted at once (so the
+   diagram cards start hidden) and does the rest when the page is parsed. */
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
 
-  var sections = Array.prototype.slice.call(document.querySelectorAll(".lesson-section"));
+  function each(selector, root, fn) {
+    Array.prototype.forEach.call((root || document).querySelectorAll(selector), fn);
+  }
 
-  /* The section the reader is looking at: the last one whose top has passed
-     the upper third of the window. */
-  function currentSection() {
+  /* ---- where the reader is */
+
+  function currentSection(sections) {
+    // The last section whose top has passed the upper third of the window.
     var line = window.innerHeight / 3;
     var current = null;
     sections.forEach(function (section) {
@@ -16,40 +22,123 @@
     return current;
   }
 
-  /* The language switch lands on the same section in the other language:
-     both pages use the same anchors. */
-  var switcher = document.querySelector("a[data-keep-section]");
-  if (switcher) {
-    var base = switcher.getAttribute("href");
-    var follow = function () {
-      var section = currentSection();
-      switcher.setAttribute("href", section ? base + "#" + section.id : base);
+  function setUpNavigation() {
+    var sections = Array.prototype.slice.call(document.querySelectorAll(".lesson-section"));
+
+    // The language switch lands on the same section: both pages share anchors.
+    var switcher = document.querySelector("a[data-keep-section]");
+    if (switcher) {
+      var base = switcher.getAttribute("href");
+      var follow = function () {
+        var section = currentSection(sections);
+        switcher.setAttribute("href", section ? base + "#" + section.id : base);
+      };
+      ["click", "focus", "mouseenter", "touchstart"].forEach(function (type) {
+        switcher.addEventListener(type, follow, { passive: true });
+      });
+    }
+
+    // Mark the current section in the table of contents.
+    var links = {};
+    each(".toc a[href^='#']", null, function (a) { links[a.getAttribute("href").slice(1)] = a; });
+    var marked = null;
+    var mark = function () {
+      var section = currentSection(sections);
+      var link = (section && links[section.id]) || null;
+      if (link === marked) return;
+      if (marked) marked.removeAttribute("aria-current");
+      if (link) link.setAttribute("aria-current", "true");
+      marked = link;
     };
-    switcher.addEventListener("click", follow);
-    switcher.addEventListener("focus", follow);
-    switcher.addEventListener("mouseenter", follow);
+    if (sections.length) {
+      window.addEventListener("scroll", mark, { passive: true });
+      mark();
+    }
+
+    // On a narrow screen the contents start folded so the lesson comes first.
+    var toc = document.querySelector(".toc details");
+    if (toc && window.matchMedia("(max-width: 63.99rem)").matches) toc.removeAttribute("open");
   }
 
-  /* Mark the current section in the table of contents. */
-  var links = {};
-  Array.prototype.forEach.call(document.querySelectorAll(".toc a[href^='#']"), function (a) {
-    links[a.getAttribute("href").slice(1)] = a;
+  /* ---- diagram cards: hover, focus or tap a part to see its formula */
+
+  function setUpDiagram(figure) {
+    var open = null;      // the card shown now
+    var owner = null;     // the diagram part it belongs to
+    var hideTimer = null;
+
+    function place(card, part) {
+      // Beside the part, never over it: below if there is room, else above.
+      var box = figure.getBoundingClientRect();
+      var target = part.getBoundingClientRect();
+      var width = card.offsetWidth;
+      var left = target.left + target.width / 2 - box.left - width / 2;
+      left = Math.max(0, Math.min(left, box.width - width));
+      var below = target.bottom - box.top + 8;
+      var above = target.top - box.top - card.offsetHeight - 8;
+      var roomBelow = window.innerHeight - target.bottom;
+      card.style.left = left + "px";
+      card.style.top = (roomBelow >= card.offsetHeight + 16 || above < 0 ? below : above) + "px";
+    }
+
+    function show(part) {
+      clearTimeout(hideTimer);
+      var card = document.getElementById(part.getAttribute("data-card"));
+      if (!card) return;
+      if (open && open !== card) hide();
+      open = card;
+      owner = part;
+      card.classList.add("open");
+      part.classList.add("active");
+      place(card, part);
+    }
+
+    function hide() {
+      clearTimeout(hideTimer);
+      if (open) open.classList.remove("open");
+      if (owner) owner.classList.remove("active");
+      open = owner = null;
+    }
+
+    function hideSoon() {
+      clearTimeout(hideTimer);
+      hideTimer = setTimeout(hide, 250);
+    }
+
+    each(".dg-item", figure, function (part) {
+      part.addEventListener("pointerenter", function (event) {
+        if (event.pointerType !== "touch") show(part);
+      });
+      part.addEventListener("pointerleave", function (event) {
+        if (event.pointerType !== "touch") hideSoon();
+      });
+      part.addEventListener("focus", function () { show(part); });
+      part.addEventListener("blur", hideSoon);
+      part.addEventListener("click", function () {
+        if (owner === part && open) hide(); else show(part);
+      });
+      part.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          if (owner === part && open) hide(); else show(part);
+        }
+      });
+    });
+    each(".card", figure, function (card) {
+      card.addEventListener("pointerenter", function () { clearTimeout(hideTimer); });
+      card.addEventListener("pointerleave", hideSoon);
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && open) hide();
+    });
+    document.addEventListener("pointerdown", function (event) {
+      if (open && !figure.contains(event.target)) hide();
+    });
+    window.addEventListener("resize", function () { if (open) place(open, owner); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpNavigation();
+    each(".diagram", null, setUpDiagram);
   });
-  var marked = null;
-  function mark() {
-    var section = currentSection();
-    var link = section && links[section.id];
-    if (link === marked) return;
-    if (marked) marked.removeAttribute("aria-current");
-    if (link) link.setAttribute("aria-current", "true");
-    marked = link || null;
-  }
-  if (sections.length) {
-    window.addEventListener("scroll", mark, { passive: true });
-    mark();
-  }
-
-  /* On a narrow screen the contents start folded so the lesson comes first. */
-  var toc = document.querySelector(".toc details");
-  if (toc && window.matchMedia("(max-width: 63.99rem)").matches) toc.removeAttribute("open");
 })();

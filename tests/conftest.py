@@ -1,0 +1,59 @@
+"""Shared fixtures: the default settings, the default training run (engine and plain), and one
+default site built once per session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+for place in (ROOT, TESTS):
+    if str(place) not in sys.path:
+        sys.path.insert(0, str(place))
+
+import plain_network as plain  # noqa: E402
+from sitetools import tree_hashes  # noqa: E402
+
+LESSON_TOML = ROOT / "content" / "lesson.toml"
+
+
+@pytest.fixture(scope="session")
+def default_settings():
+    from engine import config
+    return config.load(LESSON_TOML)
+
+
+@pytest.fixture(scope="session")
+def default_run(default_settings):
+    from engine import train
+    return train.train(default_settings)
+
+
+@pytest.fixture(scope="session")
+def plain_default():
+    """The DESIGN's experiment trained by the plain 1-2-1 implementation (values from DESIGN §2)."""
+    return plain.plain_train(
+        lambda p: plain.loss_grad_121(p, plain.DESIGN_POINTS),
+        plain.DESIGN_INIT, plain.DESIGN_LEARNING_RATE, plain.DESIGN_EPOCHS,
+        keep=range(1, plain.DESIGN_EPOCHS + 1),
+    )
+
+
+@pytest.fixture(scope="session")
+def default_site(tmp_path_factory):
+    """A site built once with the default settings, in a folder of its own.
+
+    Tests that only read it, or that run failing builds against it, share it; nothing may change it.
+    """
+    from engine.pipeline import Paths, build
+    out = tmp_path_factory.mktemp("default") / "site"
+    build(Paths(out=out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def default_site_hashes(default_site):
+    return tree_hashes(default_site)
