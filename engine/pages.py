@@ -124,6 +124,12 @@ def plain(value: float) -> str:
     return f"{value:g}"
 
 
+def column(values) -> list[str]:
+    """Numbers written with the same count of decimals, enough for each of them (at most 3)."""
+    decimals = max(min(3, len(f"{v:g}".partition(".")[2])) for v in values) if values else 0
+    return [f"{v:.{decimals}f}" for v in values]
+
+
 def tex_number(text: str) -> str:
     """A formatted number ready for LaTeX (negative numbers get braces so -x^2 stays clear)."""
     return f"({text})" if text.startswith("-") else text
@@ -277,7 +283,7 @@ class PageRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number)
+        self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column)
         self.env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
         # Prose marks heading anchors as {#id}, which is Jinja's comment syntax:
         # the prose gets other comment delimiters so the anchors pass through.
