@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 
 from engine.config import SETTINGS_HELP, SettingsError
+from engine.formulas import FormulaMismatch
 from engine.mathtex import FormulaError
 from engine.output import OutputError
 from engine.pages import ContentError
 from engine.pipeline import Paths, build
 from engine.train import TrainingDiverged
 
-USER_ERRORS = (SettingsError, ContentError, FormulaError, OutputError, TrainingDiverged)
+USER_ERRORS = (SettingsError, ContentError, FormulaError, FormulaMismatch, OutputError, TrainingDiverged)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -144,7 +144,7 @@ def source_code(qualified: str) -> tuple[str, str]:
     code = inspect.getsource(getattr(module, name))
     html = highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight", wrapcode=True))
     # One line of HTML, so the Markdown around it cannot end the block at a blank line.
-    html = html.strip().replace("\n", "&#10;")
+    html = html.strip().replace("\n", "&#10;").replace("<pre>", '<pre tabindex="0">', 1)
     return f"engine/{Path(module.__file__).name}", html
 
 
@@ -336,6 +336,10 @@ class PageRenderer:
         md = MarkdownIt("commonmark", {"html": True, "typographer": False})
         md.use(dollarmath_plugin, allow_space=True, double_inline=True)
         md.enable("table")
+        fence = md.renderer.rules["fence"]
+        # A code block may scroll sideways, so it must be reachable by keyboard.
+        md.add_render_rule("fence", lambda r, tokens, idx, options, env: fence(tokens, idx, options, env)
+                           .replace("<pre>", '<pre tabindex="0">', 1))
         md.core.ruler.push("heading_anchors", heading_anchors)
         md.add_render_rule("table_open", lambda *_: '<div class="table-wrap"><table class="data-table">\n')
         md.add_render_rule("table_close", lambda *_: "</table></div>\n")

@@ -53,7 +53,9 @@ def build(paths: Paths, overrides: list[str] = ()) -> Report:
     others = comparison_runs(settings)
     files: dict[str, bytes] = {}
     lesson_figures = draw_figures(run, others, paths.content, files)
-    files.update(render_pages(run, paths, lesson_figures, explain(run)))
+    explained = explain(run)
+    explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
+    files.update(render_pages(run, paths, lesson_figures, explained))
     files.update(mathtex.stylesheet_files())
     files.update(static_files(paths.templates / "static"))
     files["assets/code.css"] = code_stylesheet()

@@ -36,18 +36,27 @@ def site(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """Debian's Chromium, headless, with a fresh profile."""
+def playwright():
+    """One Playwright driver for the module."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see README)")
-    profile = tmp_path_factory.mktemp("profile")
     with playwright_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1280, "height": 900},
-        )
-        yield context
-        context.close()
+        yield p
+
+
+def launch(playwright, profile: Path, **options):
+    """Debian's Chromium, headless, with a fresh profile."""
+    return playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+        viewport={"width": 1280, "height": 900}, **options)
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, tmp_path_factory):
+    """A browser with JavaScript, as most readers have it."""
+    context = launch(playwright, tmp_path_factory.mktemp("profile"))
+    yield context
+    context.close()
 
 
 class PageLog:
@@ -182,3 +191,66 @@ def test_no_horizontal_scroll_on_a_phone(browser, site, name):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"{name} is {width}px wide at 375px"
     page.close()
+
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_serious_accessibility_violations(browser, site, name):
+    page = browser.new_page()
+    page.goto((site / name).as_uri())
+    page.wait_for_load_state("load")
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ['violations']});
+            return result.violations
+              .filter(v => v.impact === 'serious' || v.impact === 'critical')
+              .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+        }"""
+    )
+    assert not violations, f"{name}: {violations}"
+    page.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_diagram_part_opens_its_formula_card(browser, site, lang):
+    page = browser.new_page()
+    page.goto((site / lang / "index.html").as_uri())
+    page.wait_for_load_state("load")
+    parts = page.eval_on_selector_all(".dg-item", "items => items.map(i => i.id)")
+    if not parts:
+        pytest.skip("the diagram sections are not written yet")
+    kinds = {p.split("-")[0] for p in parts}
+    assert kinds == {"fwd", "bwd"}, kinds
+    for part in parts:
+        card = f"#card-{part}"
+        page.hover(f"#{part}")
+        page.wait_for_selector(f"{card}.open", state="visible")
+        assert page.locator(f"{card} .katex").count() >= 2, part
+        page.keyboard.press("Escape")
+        page.wait_for_selector(card, state="hidden")
+        page.focus(f"#{part}")
+        page.wait_for_selector(f"{card}.open", state="visible")
+        box, target = page.locator(card).bounding_box(), page.locator(f"#{part}").bounding_box()
+        overlap_x = min(box["x"] + box["width"], target["x"] + target["width"]) - max(box["x"], target["x"])
+        overlap_y = min(box["y"] + box["height"], target["y"] + target["height"]) - max(box["y"], target["y"])
+        assert overlap_x <= 0 or overlap_y <= 1, f"{part}: the card covers what it explains"
+        page.keyboard.press("Escape")
+        page.wait_for_selector(card, state="hidden")
+    page.close()
+
+
+def test_cards_are_plain_content_without_javascript(playwright, tmp_path_factory, site):
+    context = launch(playwright, tmp_path_factory.mktemp("nojs"), java_script_enabled=False)
+    page = context.new_page()
+    page.goto((site / "en" / "index.html").as_uri())
+    cards = page.locator(".card")
+    count = cards.count()
+    if count:
+        assert all(cards.nth(k).is_visible() for k in range(count))
+    assert page.locator("img").count() >= 5
+    context.close()
+    if not count:
+        pytest.skip("the diagram sections are not written yet")

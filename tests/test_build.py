@@ -456,3 +456,13 @@ def test_out_accepted_for_empty_or_marked_folder(tmp_path):
     (marked / output.MARKER).write_bytes(output.MARKER_TEXT)
     (marked / "index.html").write_text("old", encoding="utf-8")
     assert output.check_target(marked) == marked.resolve()
+
+
+def test_readme_animation_is_the_default_build(default_site):
+    """README shows content/media/training.gif; it must be what the default build draws.
+
+    After a change to the figures, refresh it with
+    `python build.py && cp site/animation/training.gif content/media/training.gif`.
+    """
+    readme_gif = Path(__file__).resolve().parent.parent / "content" / "media" / "training.gif"
+    assert readme_gif.read_bytes() == (default_site / "animation" / "training.gif").read_bytes()

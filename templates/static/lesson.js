@@ -137,8 +137,19 @@
     window.addEventListener("resize", function () { if (open) place(open, owner); });
   }
 
+  /* A box that scrolls sideways (a wide formula or table on a phone) must be
+     reachable by keyboard to be scrolled. */
+  function makeScrollersFocusable() {
+    each(".math-display, .table-wrap, .card-math, .diagram-canvas", null, function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
+      else if (!box.hasAttribute("role")) box.removeAttribute("tabindex");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpNavigation();
+    makeScrollersFocusable();
+    window.addEventListener("resize", makeScrollersFocusable);
     each(".diagram", null, setUpDiagram);
   });
 })();
