@@ -19,7 +19,8 @@ SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 WIDTH = 720
 ROW = 118          # vertical distance between two nodes of a layer
 RADIUS = 29
-LABEL_AT = 0.3     # edge labels sit this far along the edge from its lower layer
+LABEL_AT = 0.5     # edge labels sit this far along the edge from its lower layer...
+LABEL_AT_COMPACT = 0.3  # ...or this far, where edges cross in the middle
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: d
     """The diagram of one pass: `values` label the edges and biases, `node_numbers` the nodes."""
     centres, height = positions(network)
     prefix = "fwd" if pass_ == "forward" else "bwd"
+    # Past 1-2-1 the edges crowd together: labels keep only the numbers (the cards name them).
+    compact = network.depth > 2 or max(network.layers) > 2
     parts: list[tuple[Item, str]] = [node_part(prefix, pass_, network, 0, 1, centres, node_numbers)]
     # In the order of the computation: each node after the edges and bias that
     # feed it, so Tab walks the forward pass (and the backward pass reversed).
@@ -82,9 +85,13 @@ def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: d
         item = Item(f"{prefix}-{name}", "edge" if name.startswith("w") else "bias", name,
                     ("term-" if pass_ == "forward" else "grad-") + name)
         symbol = plain_name(name) if pass_ == "forward" else f"∂E/∂{plain_name(name)}"
-        text = f"{symbol} = {short(values[name])}"
+        number = (f'<tspan data-slot="{"p" if pass_ == "forward" else "g"}:{name}" data-digits="3">'
+                  f"{short(values[name])}</tspan>")
+        # (markup, characters to make room for: numbers change between snapshots, so six)
+        text = (number, 6) if compact else (f"{escape(symbol)} = {number}", len(symbol) + 3 + 6)
         if item.kind == "edge":
-            parts.append((item, edge_svg(item.id, centres[layer - 1, int(index[0])], target, text, pass_)))
+            parts.append((item, edge_svg(item.id, centres[layer - 1, int(index[0])], target, text, pass_,
+                                         LABEL_AT_COMPACT if compact else LABEL_AT)))
         else:
             parts.append((item, bias_svg(item.id, target, text)))
             parts.append(node_part(prefix, pass_, network, layer, j, centres, node_numbers))
@@ -107,7 +114,9 @@ def node_part(prefix: str, pass_: str, network: Network, l: int, j: int, centres
     name = "x" if l == 0 else f"a{j}_{l}"
     item = Item(f"{prefix}-{name}", "node", name, ("node-" if pass_ == "forward" else "grad-") + name)
     role = "input" if l == 0 else ("output" if l == network.depth else "hidden")
-    return item, node_svg(item.id, centres[l, j], plain_name(name), short(node_numbers[name]), role)
+    value = (f'<tspan data-slot="{"a" if pass_ == "forward" else "d"}:{j}_{l}" data-digits="3">'
+             f"{short(node_numbers[name])}</tspan>")
+    return item, node_svg(item.id, centres[l, j], plain_name(name), value, role)
 
 
 def focusable(item_id: str, kind: str, inner: str) -> str:
@@ -116,7 +125,7 @@ def focusable(item_id: str, kind: str, inner: str) -> str:
             f'aria-describedby="card-{item_id}" data-card="card-{item_id}">{inner}</g>')
 
 
-def edge_svg(item_id: str, source, target, text: str, pass_: str) -> str:
+def edge_svg(item_id: str, source, target, text: tuple[str, int], pass_: str, at: float) -> str:
     """An arrow between two nodes with a wide invisible band that is easy to point at."""
     (x1, y1), (x2, y2) = source, target
     length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
@@ -125,24 +134,24 @@ def edge_svg(item_id: str, source, target, text: str, pass_: str) -> str:
     ex, ey = x2 - ux * (RADIUS + 5), y2 - uy * (RADIUS + 5)
     if pass_ == "backward":
         sx, sy, ex, ey = ex, ey, sx, sy
-    lx, ly = x1 + (x2 - x1) * LABEL_AT, y1 + (y2 - y1) * LABEL_AT
+    lx, ly = x1 + (x2 - x1) * at, y1 + (y2 - y1) * at
     inner = (
         f'<line class="dg-hit" x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}"/>'
         f'<line class="dg-line" x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}" marker-end="url(#ARROW)"/>'
-        f'<text class="dg-label" x="{lx:.1f}" y="{ly - 7:.1f}" text-anchor="middle">{escape(text)}</text>'
+        f'<text class="dg-label" x="{lx:.1f}" y="{ly - 7:.1f}" text-anchor="middle">{text[0]}</text>'
     )
     return focusable(item_id, "edge", inner)
 
 
-def bias_svg(item_id: str, centre, text: str) -> str:
+def bias_svg(item_id: str, centre, text: tuple[str, int]) -> str:
     """A bias as a small tag above its node, joined by a short line."""
     x, y = centre
     top = y - RADIUS - 34
-    width = 16 + 7.2 * len(text)  # about the width of 13px text
+    width = 12 + 6.6 * text[1]  # about the width of 13px text
     inner = (
         f'<line class="dg-line dg-bias-line" x1="{x:.1f}" y1="{top + 22:.1f}" x2="{x:.1f}" y2="{y - RADIUS:.1f}"/>'
         f'<rect class="dg-bias-box" x="{x - width / 2:.1f}" y="{top:.1f}" width="{width:.1f}" height="22" rx="11"/>'
-        f'<text class="dg-label dg-bias-text" x="{x:.1f}" y="{top + 15.5:.1f}" text-anchor="middle">{escape(text)}</text>'
+        f'<text class="dg-label dg-bias-text" x="{x:.1f}" y="{top + 15.5:.1f}" text-anchor="middle">{text[0]}</text>'
     )
     return focusable(item_id, "bias", inner)
 
@@ -153,6 +162,6 @@ def node_svg(item_id: str, centre, name: str, value: str, role: str) -> str:
     inner = (
         f'<circle class="dg-shape dg-{role}" cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}"/>'
         f'<text class="dg-name" x="{x:.1f}" y="{y + 6:.1f}" text-anchor="middle">{escape(name)}</text>'
-        f'<text class="dg-value" x="{x:.1f}" y="{y + RADIUS + 18:.1f}" text-anchor="middle">{escape(value)}</text>'
+        f'<text class="dg-value" x="{x:.1f}" y="{y + RADIUS + 18:.1f}" text-anchor="middle">{value}</text>'
     )
     return focusable(item_id, "node", inner)

@@ -40,14 +40,26 @@ class Formula:
     checks: tuple[tuple[str, float, float], ...]  # (what, value shown, engine's value)
 
 
-def num(value: float, digits: int = 4, result: bool = False) -> str:
-    """A number for a formula, `digits` significant; negatives in parentheses unless it is a result."""
-    if value == 0 or not math.isfinite(value):
-        text = f"{value:g}"
+def num(value: float, key: str | None = None, result: bool = False, digits: int = 4) -> str:
+    """A number for a formula, `digits` significant; negatives in parentheses unless it is a result.
+
+    `key` names the quantity (p:w11_1, a:1_1, g:b1_2, ...) so that the page's
+    script can show the same formula at another snapshot (see lesson.js).
+    """
+    if value == 0 or not math.isfinite(value) or (key is None and value == int(value)):
+        text = f"{value:g}"  # fixed numbers such as y = 1 or dz/db = 1 need no decimals
     else:
         decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value)))))
         text = f"{value:.{decimals}f}"
-    return f"({text})" if text.startswith("-") and not result else text
+    text = f"({text})" if text.startswith("-") and not result else text
+    if key is None:
+        return text
+    return f"\\htmlData{{slot={key}{', result=1' if result else ''}}}{{{text}}}"
+
+
+def slot(letter: str, layer: int, node: int) -> str:
+    """The key of a node quantity: a:1_1 is a^{(1)}_1 of the example sample (a:1_0 is x)."""
+    return f"{letter}:{node}_{layer}"
 
 
 def sigma(z: float) -> float:
@@ -97,14 +109,16 @@ def forward_formulas(network: Network, values: dict[str, float], x: float) -> li
         for j in range(1, network.layers[l] + 1):
             z_name, a_name = latex_name(f"z{j}_{l}"), latex_name(f"a{j}_{l}")
             terms = " + ".join(f"{latex_name(f'w{i}{j}_{l}')}\\,{node_latex(l - 1, i)}" for i in inputs)
-            numbers = " + ".join(f"{num(param(values, 'w', f'{i}{j}', l))}\\cdot {num(nodes.a[l - 1, i])}"
-                                 for i in inputs)
+            numbers = " + ".join(f"{num(param(values, 'w', f'{i}{j}', l), f'p:w{i}{j}_{l}')}\\cdot "
+                                 f"{num(nodes.a[l - 1, i], slot('a', l - 1, i))}" for i in inputs)
             bias = latex_name(f"b{j}_{l}")
             z, a = nodes.z[l, j], nodes.a[l, j]
             symbolic = (f"\\begin{{aligned}} {z_name} &= {terms} + {bias} \\\\ "
                         f"{a_name} &= \\sigma({z_name}) = \\frac{{1}}{{1 + e^{{-{z_name}}}}} \\end{{aligned}}")
-            numeric = (f"\\begin{{aligned}} {z_name} &= {numbers} + {num(param(values, 'b', str(j), l))} = {num(z, result=True)} \\\\ "
-                       f"{a_name} &= \\sigma({num(z)}) = {num(a, result=True)} \\end{{aligned}}")
+            numeric = (f"\\begin{{aligned}} {z_name} &= {numbers} + {num(param(values, 'b', str(j), l), f'p:b{j}_{l}')} "
+                       f"= {num(z, slot('z', l, j), result=True)} \\\\ "
+                       f"{a_name} &= \\sigma({num(z, slot('z', l, j), result=True)}) "
+                       f"= {num(a, slot('a', l, j), result=True)} \\end{{aligned}}")
             formulas.append(Formula(f"node-a{j}_{l}", symbolic, numeric, a,
                                     ((f"{a_name} at x = {x}", a, float(engine_a[l][0, j - 1])),)))
     return formulas
@@ -133,12 +147,13 @@ def term_formulas(network: Network, values: dict[str, float], x: float) -> list[
             parts[i - 1] = f"\\textcolor{{#c2410c}}{{{parts[i - 1]}}}"
             value = values[name] * nodes.a[l - 1, i]
             numeric = (f"{latex_name(name)}\\,{node_latex(l - 1, i)} = "
-                       f"{num(values[name])}\\cdot {num(nodes.a[l - 1, i])} = {num(value, result=True)}")
+                       f"{num(values[name], f'p:{name}')}\\cdot {num(nodes.a[l - 1, i], slot('a', l - 1, i))} "
+                       f"= {num(value, f't:{name}', result=True)}")
             expected = float(W[l][i - 1, j - 1] * engine_a[l - 1][0, i - 1])
         else:
             parts[-1] = f"\\textcolor{{#c2410c}}{{{parts[-1]}}}"
             value = values[name]
-            numeric = f"{latex_name(name)} = {num(value)}"
+            numeric = f"{latex_name(name)} = {num(value, f'p:{name}', result=True)}"
             expected = float(B[l][j - 1])
         formulas.append(Formula(f"term-{name}", f"{z_name} = {' + '.join(parts)}", numeric, value,
                                 ((f"term {name}", value, expected),)))
@@ -153,6 +168,7 @@ class Factor:
 
     tex: str
     value: float
+    key: str | None = None   # the quantity's slot key, if it changes with the parameters
 
 
 def paths_to_output(network: Network, l: int, j: int) -> list[list[tuple[int, int]]]:
@@ -173,13 +189,14 @@ def upstream_factors(values: dict[str, float], nodes: NodeValues, y: float,
                      path: list[tuple[int, int]]) -> list[Factor]:
     """The local derivatives from E_k down to the first node's a along one path to the output."""
     y_hat = nodes.a[path[-1]]
-    factors = [Factor(partial("E_k", "\\hat y"), -2 * (y - y_hat))]
+    factors = [Factor(partial("E_k", "\\hat y"), -2 * (y - y_hat), "dy")]
     for k in range(len(path) - 1, 0, -1):
         (l, j), (l_low, i) = path[k], path[k - 1]
         a = nodes.a[l, j]
-        factors.append(Factor(partial(latex_name(f"a{j}_{l}"), latex_name(f"z{j}_{l}")), a * (1 - a)))
+        factors.append(Factor(partial(latex_name(f"a{j}_{l}"), latex_name(f"z{j}_{l}")), a * (1 - a), slot("s", l, j)))
         # one edge down: dz^{(l)}_j / da^{(l-1)}_i = w^{(l)}_{ij}
-        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), node_latex(l_low, i)), values[f"w{i}{j}_{l}"]))
+        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), node_latex(l_low, i)), values[f"w{i}{j}_{l}"],
+                              f"p:w{i}{j}_{l}"))
     return factors
 
 
@@ -189,20 +206,29 @@ def path_factors(values: dict[str, float], nodes: NodeValues, y: float, name: st
     l, j = path[0]
     a = nodes.a[l, j]
     factors = upstream_factors(values, nodes, y, path)
-    factors.append(Factor(partial(latex_name(f"a{j}_{l}"), latex_name(f"z{j}_{l}")), a * (1 - a)))
+    factors.append(Factor(partial(latex_name(f"a{j}_{l}"), latex_name(f"z{j}_{l}")), a * (1 - a), slot("s", l, j)))
     if name.startswith("w"):  # dz^{(l)}_j / dw^{(l)}_{ij} = a^{(l-1)}_i, the input the weight multiplies
         i = int(name[1])
-        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), latex_name(name)), nodes.a[l - 1, i]))
+        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), latex_name(name)), nodes.a[l - 1, i],
+                              slot("a", l - 1, i)))
     else:                     # dz^{(l)}_j / db^{(l)}_j = 1
         factors.append(Factor(partial(latex_name(f"z{j}_{l}"), latex_name(name)), 1.0))
     return factors
 
 
+PATH_BREAK = " \\\\ &\\quad + "  # inside `aligned`: each further path on a line of its own
+
+
 def sum_of_paths(paths: list[list[Factor]]) -> tuple[str, str, float]:
-    """LaTeX of a sum over paths of products (symbols, numbers) and its value."""
-    symbols = " + ".join("\\,".join(f.tex for f in factors) for factors in paths)
-    numbers = " + ".join("\\cdot ".join(num(f.value) for f in factors) for factors in paths)
+    """LaTeX of a sum over paths of products, one path a line (symbols, numbers), and its value."""
+    symbols = PATH_BREAK.join("\\,".join(f.tex for f in factors) for factors in paths)
+    numbers = PATH_BREAK.join("\\cdot ".join(num(f.value, f.key) for f in factors) for factors in paths)
     return symbols, numbers, math.fsum(math.prod(f.value for f in factors) for factors in paths)
+
+
+def aligned(*rows: str) -> str:
+    """Rows of an `aligned` block, each already holding its `&`."""
+    return "\\begin{aligned} " + " \\\\ ".join(rows) + " \\end{aligned}"
 
 
 def node_gradient_formulas(network: Network, values: dict[str, float], x: float, y: float,
@@ -219,11 +245,16 @@ def node_gradient_formulas(network: Network, values: dict[str, float], x: float,
             symbols, numbers, value = sum_of_paths(paths)
             target = node_latex(l, j)
             if l == network.depth:
-                symbols, numbers = "-2\\,(y_k - \\hat y_k)", f"-2\\,({num(y)} - {num(nodes.a[l, j])})"
+                symbols = "-2\\,(y_k - \\hat y_k)"
+                numbers = f"-2\\,({num(y)} - {num(nodes.a[l, j], slot('a', l, j))})"
+            result = num(value, slot("d", l, j), result=True)
+            if len(paths) > 1:
+                numeric = aligned(f"{partial(f'E_{{{k}}}', target)} &= {numbers}", f"&= {result}")
+            else:
+                numeric = aligned(f"{partial(f'E_{{{k}}}', target)} &= {numbers} = {result}")
             formulas.append(Formula(
                 "grad-x" if l == 0 else f"grad-a{j}_{l}",
-                f"{partial('E_k', target)} = {symbols}",
-                f"{partial(f'E_{{{k}}}', target)} = {numbers} = {num(value, result=True)}",
+                aligned(f"{partial('E_k', target)} &= {symbols}"), numeric,
                 value, ((f"dE_{k}/d{target}", value, float(engine[l][0, j - 1])),)))
     return formulas
 
@@ -255,14 +286,15 @@ def gradient_formulas(network: Network, values: dict[str, float], points: Sequen
         paths, value_k = sample_gradient(network, values, *points[example], name)
         target = latex_name(name)
         products, numbers, _ = sum_of_paths(paths)
-        if len(paths) > 1:
-            products = f"\\Big({products}\\Big)"
         k = example + 1
-        symbolic = (f"{partial('E', target)} = \\frac{{1}}{{n}} \\sum_{{k=1}}^{{n}} {partial('E_k', target)}, \\qquad "
-                    f"{partial('E_k', target)} = {products}")
-        numeric = (f"\\begin{{aligned}} {partial(f'E_{{{k}}}', target)} &= {numbers} = {num(value_k, result=True)} \\\\ "
-                   f"{partial('E', target)} &= \\frac{{1}}{{{n}}} \\sum_{{k=1}}^{{{n}}} {partial('E_k', target)} "
-                   f"= {num(mean, result=True)} \\end{{aligned}}")
+        symbolic = aligned(
+            f"{partial('E', target)} &= \\frac{{1}}{{n}} \\sum_{{k=1}}^{{n}} {partial('E_k', target)}",
+            f"{partial('E_k', target)} &= {products}")
+        sample = f"= {num(value_k, f'gk:{name}', result=True)}"
+        numeric = aligned(
+            f"{partial(f'E_{{{k}}}', target)} &= {numbers}" + (f" \\\\ &{sample}" if len(paths) > 1 else f" {sample}"),
+            f"{partial('E', target)} &= \\frac{{1}}{{{n}}} \\sum_{{k=1}}^{{{n}}} {partial('E_k', target)} "
+            f"= {num(mean, f'g:{name}', result=True)}")
         formulas.append(Formula(f"grad-{name}", symbolic, numeric, mean, (
             (f"dE_{k}/d{name}", value_k, float(engine_example[p])),
             (f"dE/d{name}", mean, float(engine_grads[p])),

@@ -88,7 +88,7 @@ class Network:
 
 
 def forward(W, B, x):
-    """Activations a^{(0)}, ..., a^{(L)} for every sample: a list of (samples, nodes) arrays."""
+    """Activations a^{(0)} ... a^{(L)}: a list of arrays, one row per sample."""
     a = [np.asarray(x, dtype=float).reshape(-1, 1)]  # a^{(0)} is the input x
     for l in range(1, len(W)):
         z = a[l - 1] @ W[l] + B[l]                   # z_j = sum_i w_ij a_i + b_j
@@ -102,24 +102,26 @@ def mse(y, y_hat) -> float:
 
 
 def backward(W, a, y):
-    """Chain rule from the output down: dE/dW^{(l)}, dE/dB^{(l)} and dE/da^{(l)} for every layer."""
+    """Chain rule from the output down: dE/dW, dE/dB and dE/da for every layer."""
     n = len(y)
     y_hat = a[-1][:, 0]
     L = len(W) - 1
     dW, dB, dA = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
-    dA[L] = (-(2 / n) * (np.asarray(y) - y_hat)).reshape(-1, 1)  # dE/dy-hat; the 1/n because E is a mean
+    # dE/dy-hat for each sample; the 1/n is there because E is a mean.
+    dA[L] = (-(2 / n) * (np.asarray(y) - y_hat)).reshape(-1, 1)
     for l in range(L, 0, -1):
-        delta = dA[l] * sigmoid_prime(a[l])          # delta^{(l)}_j = dE/dz_j = dE/da_j * a_j (1 - a_j)
-        dW[l] = a[l - 1].T @ delta                   # dE/dw_ij = sum over samples of a_i delta_j
-        dB[l] = delta.sum(axis=0)                    # dE/db_j  = sum over samples of delta_j
+        # delta_j = dE/dz_j = dE/da_j * sigma'(z_j), one row per sample
+        delta = dA[l] * sigmoid_prime(a[l])
+        dW[l] = a[l - 1].T @ delta   # dE/dw_ij = sum over samples of a_i delta_j
+        dB[l] = delta.sum(axis=0)    # dE/db_j  = sum over samples of delta_j
         # A node feeds every node of the next layer, so its gradient adds up
         # the paths through all of them: dE/da_i = sum_j w_ij delta_j.
         dA[l - 1] = delta @ W[l].T
     return dW, dB, dA
 
 
-def loss_and_gradient(network: Network, values: Sequence[float], points) -> tuple[float, np.ndarray]:
-    """E and dE/d(parameter) for every parameter (lesson order) at the given values."""
+def loss_and_gradient(network: Network, values: Sequence[float], points):
+    """E, and dE/d(parameter) for every parameter in the lesson's order."""
     x, y = np.asarray(points, dtype=float).T
     W, B = network.unpack(values)
     a = forward(W, B, x)

@@ -218,8 +218,9 @@ def alt_texts(run: Run, strings: dict, lang: str) -> dict[str, str]:
             loss=sig(run.final_loss), wrong=misclassified(run)),
         "loss": alt["loss"].format(**common),
         "animation": alt["animation"].format(**common),
-        "hidden": alt["hidden"].format(**common, units=run.settings.layers[1],
-                                       hidden_desc=alt["unit_join"].join(hidden_units(run, alt))),
+        "hidden": alt["hidden" if v["fits_all"] else "hidden_stuck"].format(
+            **common, units=run.settings.layers[1], wrong=misclassified(run),
+            hidden_desc=alt["unit_join"].join(hidden_units(run, alt))),
     }
 
 
@@ -376,7 +377,9 @@ class PageRenderer:
         except (ArithmeticError, LookupError, TypeError, ValueError) as err:
             raise ContentError(f"{path}: {type(err).__name__}: {err}") from None
         html = self.markdown(page).render(filled)
-        html = MATH_THEN_PUNCTUATION.sub(r'<span class="nobreak">\1\2</span>', html)
+        # A word joiner keeps the punctuation with the formula without stopping
+        # KaTeX from breaking a long formula inside.
+        html = MATH_THEN_PUNCTUATION.sub("\\1\u2060\\2", html)
         return Section(section_id, number, first[2:].strip(), html)
 
     def lesson(self, lang: str) -> str:

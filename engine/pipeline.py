@@ -8,10 +8,13 @@ so nothing is written unless every step succeeded.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from engine import config, diagram, figures, formulas, mathtex, output, train
+from engine.network import loss_and_gradient, predict
 from engine.pages import (LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, figure_labels, load_strings,
                           starts_alt)
 
@@ -20,6 +23,8 @@ STATIC_FIGURE_SIZE = (640, 360)
 LOSS_FIGURE_SIZE = (640, 320)
 WIDE_FIGURE_SIZE = (800, 340)
 COMPARISON_SEEDS = (1, 2, 3, 4, 5)  # random starts set beside the configured one
+REFERENCE_SEED = 2024               # random parameters the browser's network is checked at
+REFERENCE_EPOCHS = 100              # a short run the browser's training is checked against
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ def build(paths: Paths, overrides: list[str] = ()) -> Report:
     lesson_figures = draw_figures(run, others, paths.content, files)
     explained = explain(run)
     explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
+    explained["client"] = client_data(run)
     files.update(render_pages(run, paths, lesson_figures, explained))
     files.update(mathtex.stylesheet_files())
     files.update(static_files(paths.templates / "static"))
@@ -105,6 +111,37 @@ def explain(run: train.Run) -> dict:
         },
         "checks": {"start": formulas.gradient_checks(network, run.initial.params, points),
                    "end": formulas.gradient_checks(network, run.final_params, points)},
+    }
+
+
+def client_data(run: train.Run) -> dict:
+    """What the page's scripts need, inlined as JSON: the run, and numpy's answers to check them against."""
+    settings, network = run.settings, run.settings.network
+    count = len(run.snapshots)
+    rng = np.random.default_rng(REFERENCE_SEED)
+    checks = [list(run.initial.params), list(run.final_params)] + [
+        rng.standard_normal(len(run.param_names)).tolist() for _ in range(2)]
+    xs = [x for x, _ in settings.points]
+    reference = []
+    for values in checks:
+        loss, grads = loss_and_gradient(network, values, settings.points)
+        reference.append({"params": values, "loss": loss, "grads": grads.tolist(),
+                          "predictions": predict(network, values, xs).tolist()})
+    hundred = train.train(replace(settings, epochs=REFERENCE_EPOCHS, display_every=REFERENCE_EPOCHS))
+    return {
+        "layers": list(settings.layers),
+        "names": list(run.param_names),
+        "points": [list(p) for p in settings.points],
+        "example": formulas.example_sample(settings.points),
+        "learningRate": settings.learning_rate,
+        "epochs": settings.epochs,
+        "initial": list(run.initial.params),
+        "snapshots": [{"epoch": s.epoch, "loss": s.loss, "params": list(s.params), "grads": list(s.grads)}
+                      for s in run.snapshots],
+        "frames": [frame_name(k, count) for k in range(count)],
+        "reference": {"points": reference,
+                      "run": {"epochs": REFERENCE_EPOCHS, "params": list(hundred.final_params),
+                              "losses": list(hundred.losses), "loss": hundred.final_loss}},
     }
 
 

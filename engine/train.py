@@ -62,7 +62,7 @@ def snapshot_epochs(epochs: int, every: int) -> list[int]:
 
 
 def check_finite(loss: float, values: np.ndarray, epoch: int, settings: Settings) -> None:
-    """Stop with a clear message once the loss or a parameter is no longer a finite number."""
+    """Stop with a clear message once the loss or a parameter is not a finite number."""
     if not (math.isfinite(loss) and np.all(np.isfinite(values))):
         raise TrainingDiverged(
             f"train: the numbers stopped being finite at epoch {epoch}; "
@@ -103,7 +103,8 @@ def run_record(run: Run) -> dict:
         "param_names": list(run.param_names),
         "loss": list(run.losses),
         "snapshots": [
-            {"epoch": s.epoch, "loss": s.loss, "params": run.named(s.params), "grads": run.named(s.grads)}
+            {"epoch": s.epoch, "loss": s.loss,
+             "params": run.named(s.params), "grads": run.named(s.grads)}
             for s in run.snapshots
         ],
         "final": {"params": run.named(run.final_params), "loss": run.final_loss},

@@ -57,3 +57,23 @@ def default_site(tmp_path_factory):
 @pytest.fixture(scope="session")
 def default_site_hashes(default_site):
     return tree_hashes(default_site)
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright driver for the whole session (a second one cannot start inside it)."""
+    from chromium import CHROMIUM
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see README)")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright, tmp_path_factory):
+    """A browser with JavaScript, as most readers have it."""
+    from chromium import launch
+    context = launch(playwright, tmp_path_factory.mktemp("profile"))
+    yield context
+    context.close()

@@ -15,48 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.pipeline import Paths, build
+from chromium import launch
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PAGES = ["index.html", "zh/index.html", "en/index.html", "404.html"]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    """A site built with the default settings."""
-    out = tmp_path_factory.mktemp("browser") / "site"
-    build(Paths(out=out))
-    return out
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    """One Playwright driver for the module."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see README)")
-    with playwright_api.sync_playwright() as p:
-        yield p
-
-
-def launch(playwright, profile: Path, **options):
-    """Debian's Chromium, headless, with a fresh profile."""
-    return playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-        viewport={"width": 1280, "height": 900}, **options)
-
-
-@pytest.fixture(scope="module")
-def browser(playwright, tmp_path_factory):
-    """A browser with JavaScript, as most readers have it."""
-    context = launch(playwright, tmp_path_factory.mktemp("profile"))
-    yield context
-    context.close()
+def site(default_site) -> Path:
+    """The site built with the default settings (shared with the other tests)."""
+    return default_site
 
 
 class PageLog:
