@@ -154,7 +154,7 @@ def term_formulas(network: Network, values: dict[str, float], x: float) -> list[
             parts[-1] = f"\\textcolor{{#c2410c}}{{{parts[-1]}}}"
             value = values[name]
             numeric = f"{latex_name(name)} = {num(value, f'p:{name}', result=True)}"
-            expected = float(B[l][j - 1])
+            expected = float(B[l][0, j - 1])
         formulas.append(Formula(f"term-{name}", f"{z_name} = {' + '.join(parts)}", numeric, value,
                                 ((f"term {name}", value, expected),)))
     return formulas

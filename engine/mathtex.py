@@ -43,16 +43,21 @@ class MathBatch:
             self.pages.append(page)
         return f"\x02MATH{self.index[key]}\x03"
 
-    def render(self) -> None:
-        """Render every queued formula with KaTeX, in one node process."""
-        if not self.formulas:
-            self.html = []
-            return
-        results = run_katex([{"tex": tex, "display": display} for tex, display in self.formulas])
-        for (tex, _), page, result in zip(self.formulas, self.pages, results):
-            if "error" in result:
-                raise FormulaError(f"{page}: KaTeX cannot render ${tex}$: {result['error']}")
-        self.html = [result["html"] for result in results]
+    def render(self, cache=None) -> None:
+        """Render every queued formula with KaTeX, in one node process; `cache` keeps earlier ones."""
+        keys = [cache.key("katex", tex, display) if cache else None for tex, display in self.formulas]
+        html = [cache.load(key) if cache else None for key in keys]
+        missing = [k for k, found in enumerate(html) if found is None]
+        if missing:
+            results = run_katex([{"tex": self.formulas[k][0], "display": self.formulas[k][1]} for k in missing])
+            for k, result in zip(missing, results):
+                if "error" in result:
+                    raise FormulaError(f"{self.pages[k]}: KaTeX cannot render ${self.formulas[k][0]}$: "
+                                       f"{result['error']}")
+                html[k] = result["html"]
+                if cache:
+                    cache.save(keys[k], html[k])
+        self.html = html
 
     def substitute(self, text: str) -> str:
         """Replace every placeholder in a rendered page with its formula's HTML."""

@@ -11,8 +11,11 @@ and the loss is the mean squared error E = (1/n) sum_k (y_k - y-hat_k)^2.
 All samples go through at once: a^{(l)} is an array with one row per sample
 and one column per node, so the sums over i become matrix products. The
 text's indices start at 1 and numpy's at 0, so W[l][i-1, j-1] holds
-w^{(l)}_{ij} and B[l][j-1] holds b^{(l)}_j; W[0] and B[0] are unused so that
-W[l] is layer l, as in the text.
+w^{(l)}_{ij} and B[l][0, j-1] holds b^{(l)}_j (a one-row matrix, added to
+every sample's row); W[0] and B[0] are unused so that W[l] is layer l, as in
+the text. The same code also trains several networks side by side: put a
+leading axis on W and B (one entry per network) and every product below
+runs for all of them at once; `.mT` transposes the last two axes.
 
 Left out on purpose: other activations, other losses, mini-batches. The
 lesson needs none of them, and each line here should match a line of the text.
@@ -23,8 +26,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
-
 import numpy as np
 
 
@@ -63,33 +64,38 @@ class Network:
                 names.append(f"b{j}_{l}")
         return tuple(names)
 
-    def unpack(self, values: Sequence[float]):
-        """Turn a flat list of parameters (lesson order) into per-layer W and B arrays."""
+    def unpack(self, values):
+        """Turn parameters in the lesson's order into per-layer W and B arrays.
+
+        `values` is one vector, or a matrix with one row per network.
+        """
+        values = np.asarray(values, dtype=float)
+        batch = values.shape[:-1]
         W, B = [None], [None]
         k = 0
         for l in range(1, self.depth + 1):
             n_in, n_out = self.layers[l - 1], self.layers[l]
-            W.append(np.empty((n_in, n_out)))
-            B.append(np.empty(n_out))
+            W.append(np.empty(batch + (n_in, n_out)))
+            B.append(np.empty(batch + (1, n_out)))
             for j in range(n_out):
-                W[l][:, j] = values[k:k + n_in]
-                B[l][j] = values[k + n_in]
+                W[l][..., :, j] = values[..., k:k + n_in]
+                B[l][..., 0, j] = values[..., k + n_in]
                 k += n_in + 1
         return W, B
 
     def pack(self, W, B) -> np.ndarray:
-        """Flatten per-layer W and B arrays into one vector in the lesson's order."""
+        """Flatten per-layer W and B arrays back into the lesson's order."""
         parts = []
         for l in range(1, self.depth + 1):
             for j in range(self.layers[l]):
-                parts.append(W[l][:, j])
-                parts.append(B[l][j:j + 1])
-        return np.concatenate(parts)
+                parts.append(W[l][..., :, j])
+                parts.append(B[l][..., 0, j:j + 1])
+        return np.concatenate(parts, axis=-1)
 
 
 def forward(W, B, x):
     """Activations a^{(0)} ... a^{(L)}: a list of arrays, one row per sample."""
-    a = [np.asarray(x, dtype=float).reshape(-1, 1)]  # a^{(0)} is the input x
+    a = [np.asarray(x, dtype=float)[:, None]]        # a^{(0)} is the input x
     for l in range(1, len(W)):
         z = a[l - 1] @ W[l] + B[l]                   # z_j = sum_i w_ij a_i + b_j
         a.append(sigmoid(z))
@@ -103,24 +109,24 @@ def mse(y, y_hat) -> float:
 
 def backward(W, a, y):
     """Chain rule from the output down: dE/dW, dE/dB and dE/da for every layer."""
+    y = np.asarray(y, dtype=float)[:, None]
     n = len(y)
-    y_hat = a[-1][:, 0]
     L = len(W) - 1
     dW, dB, dA = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
     # dE/dy-hat for each sample; the 1/n is there because E is a mean.
-    dA[L] = (-(2 / n) * (np.asarray(y) - y_hat)).reshape(-1, 1)
+    dA[L] = -(2 / n) * (y - a[L])
     for l in range(L, 0, -1):
         # delta_j = dE/dz_j = dE/da_j * sigma'(z_j), one row per sample
         delta = dA[l] * sigmoid_prime(a[l])
-        dW[l] = a[l - 1].T @ delta   # dE/dw_ij = sum over samples of a_i delta_j
-        dB[l] = delta.sum(axis=0)    # dE/db_j  = sum over samples of delta_j
+        dW[l] = a[l - 1].mT @ delta  # dE/dw_ij = sum over samples of a_i delta_j
+        dB[l] = delta.sum(axis=-2, keepdims=True)  # dE/db_j = sum of delta_j
         # A node feeds every node of the next layer, so its gradient adds up
         # the paths through all of them: dE/da_i = sum_j w_ij delta_j.
-        dA[l - 1] = delta @ W[l].T
+        dA[l - 1] = delta @ W[l].mT
     return dW, dB, dA
 
 
-def loss_and_gradient(network: Network, values: Sequence[float], points):
+def loss_and_gradient(network: Network, values, points):
     """E, and dE/d(parameter) for every parameter in the lesson's order."""
     x, y = np.asarray(points, dtype=float).T
     W, B = network.unpack(values)
@@ -129,7 +135,7 @@ def loss_and_gradient(network: Network, values: Sequence[float], points):
     return mse(y, a[-1][:, 0]), network.pack(dW, dB)
 
 
-def predict(network: Network, values: Sequence[float], x) -> np.ndarray:
+def predict(network: Network, values, x) -> np.ndarray:
     """The network's output y-hat for each input x."""
     W, B = network.unpack(values)
     return forward(W, B, x)[-1][:, 0]

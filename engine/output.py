@@ -2,16 +2,30 @@
 
 Everything is rendered into memory first. Then the files go into a new
 temporary folder beside the output, and only when all of them are written is
-the old site swapped out and the new one renamed into place, so a failure at
-any point leaves the previous site as it was. A marker file shows that a
-folder was made by this generator; a folder without it is never deleted.
+the new folder swapped in for the old site, so a failure at any point leaves
+the previous site as it was. On Linux the swap is one step (renameat2 with
+RENAME_EXCHANGE): there is no moment without a site. Elsewhere it is two
+renames, undone if the second one fails.
+
+Ctrl-C (SIGINT) is held back while a temporary folder is being made, while
+the site is being swapped and while a failed build cleans up, so an
+interrupt can never leave a half-made swap or a temporary folder behind. An
+interrupt that arrives before the swap cancels it; one that arrives after
+the swap finds the new site complete, and the build ends normally.
+
+A marker file shows that a folder was made by this generator; a folder
+without it is never deleted.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 MARKER = ".lesson-site"
@@ -21,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class OutputError(Exception):
     """The output folder cannot be used; str() says why in one line."""
+
+
+class OutputWriteError(OutputError, OSError):
+    """Writing the site failed (disk full, no permission...); an OSError too, for callers that expect one."""
 
 
 def check_target(out: Path) -> Path:
@@ -42,13 +60,56 @@ def check_target(out: Path) -> Path:
     return out
 
 
+class HeldInterrupts:
+    """A block during which Ctrl-C is noted instead of raised: `.arrived` tells whether it came.
+
+    Signal handlers can only be changed in the main thread; elsewhere the
+    block runs unprotected (Python delivers Ctrl-C to the main thread only).
+    """
+
+    def __init__(self):
+        self.arrived = False
+        self.previous = None
+
+    def __enter__(self) -> HeldInterrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.note)
+        return self
+
+    def note(self, signum, frame) -> None:
+        self.arrived = True
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step; False where the system cannot (then nothing changed)."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:  # not Linux, or a C library without it
+        return False
+    at_cwd, rename_exchange = -100, 2
+    if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # this file system or kernel cannot
+        return False
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
 def write_site(files: dict[str, bytes], out: Path) -> None:
-    """Write every file into a fresh folder, then swap it in for `out`."""
+    """Write every file into a fresh folder beside `out`, then swap it in for `out`."""
     out = check_target(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
-    old = None
+    made = [p for p in reversed(out.parents) if not p.exists()]  # folders above `out` this build makes
+    staging = old = None
     try:
+        with HeldInterrupts() as held:  # a temporary folder is either made and known, or not made
+            for folder in made:
+                folder.mkdir()
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+        if held.arrived:
+            raise KeyboardInterrupt
         for name in sorted(files):
             path = staging / name
             if staging not in path.resolve().parents:
@@ -57,15 +118,50 @@ def write_site(files: dict[str, bytes], out: Path) -> None:
             path.write_bytes(files[name])
         (staging / MARKER).write_bytes(MARKER_TEXT)
         os.chmod(staging, 0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-            os.rename(out, old / "site")
-        os.rename(staging, out)
-    except BaseException:
-        if old is not None and not out.exists():
-            os.rename(old / "site", out)
-        shutil.rmtree(staging, ignore_errors=True)
+        with HeldInterrupts() as held:
+            if not out.exists():
+                os.rename(staging, out)
+            elif exchange(staging, out):
+                old, staging = staging, None  # the old site now sits where the new one was written
+            else:
+                old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+                os.rename(out, old / "site")
+                if held.arrived:  # the last moment to change our mind
+                    raise KeyboardInterrupt
+                os.rename(staging, out)
+            staging = None
+            # From here on the new site is in place: an interrupt now is too late to undo it.
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    except BaseException as err:
+        with HeldInterrupts():
+            if old is not None and not out.exists():
+                os.rename(old / "site", out)
+            for folder in (staging, old):
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
+            for folder in reversed(made):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+        if isinstance(err, OSError) and not isinstance(err, OutputError):
+            where = f": {err.filename}" if err.filename else ""
+            raise OutputWriteError(f"--out: expected a folder the site can be written to, got {out} "
+                                   f"({err.strerror or err}{where})") from err
         raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+
+
+def compare_sites(first: Path, second: Path) -> tuple[int, str | None]:
+    """Compare two built sites file by file: (files compared, the first file that differs or None)."""
+    def listing(folder: Path) -> list[str]:
+        return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+    names_first, names_second = listing(first), listing(second)
+    only_one = sorted(set(names_first) ^ set(names_second))
+    if only_one:
+        return len(set(names_first) & set(names_second)), f"{only_one[0]} (only in one of them)"
+    for count, name in enumerate(names_first):
+        if (first / name).read_bytes() != (second / name).read_bytes():
+            return count + 1, name
+    return len(names_first), None

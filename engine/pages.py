@@ -11,6 +11,8 @@ Nothing here writes files: every function returns strings.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib
 import inspect
 import re
@@ -27,7 +29,6 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from engine.figures import Labels
 from engine.mathtex import MathBatch
 from engine.network import latex_name, predict, sigmoid
 from engine.train import Run
@@ -88,11 +89,6 @@ def load_glossary(content: Path) -> list[list[str]]:
     return terms
 
 
-def figure_labels(strings: dict, lang: str) -> Labels:
-    """The words a static figure needs, in one language."""
-    return Labels(**strings[lang]["figure"])
-
-
 def section_files(content: Path, lang: str) -> list[tuple[int, str, Path]]:
     """The section files of one language, in order: (number, id, path)."""
     found = []
@@ -128,6 +124,12 @@ def column(values) -> list[str]:
     """Numbers written with the same count of decimals, enough for each of them (at most 3)."""
     decimals = max(min(3, len(f"{v:g}".partition(".")[2])) for v in values) if values else 0
     return [f"{v:.{decimals}f}" for v in values]
+
+
+def csp_hash(text: str) -> Markup:
+    """The Content-Security-Policy source that allows exactly this inline script or style: 'sha256-...'."""
+    digest = hashlib.sha256(str(text).encode("utf-8")).digest()
+    return Markup(f"'sha256-{base64.b64encode(digest).decode('ascii')}'")
 
 
 def tex_number(text: str) -> str:
@@ -269,7 +271,7 @@ class PageRenderer:
     """Renders the lesson pages of both languages into HTML strings."""
 
     def __init__(self, templates: Path, content: Path, run: Run, batch: MathBatch,
-                 figures: dict[str, dict[str, Figure]], explained: dict):
+                 figures: dict[str, dict[str, Figure]], explained: dict, compiled: Path | None = None):
         self.content = content
         self.run = run
         self.batch = batch
@@ -283,12 +285,17 @@ class PageRenderer:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Compiling the templates is most of the rendering time: keep the
+            # compiled code between builds (Jinja checks each source's checksum).
+            bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None,
         )
-        self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column)
+        self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column,
+                                csp_hash=csp_hash)
         self.env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
         # Prose marks heading anchors as {#id}, which is Jinja's comment syntax:
         # the prose gets other comment delimiters so the anchors pass through.
-        self.prose_env = self.env.overlay(comment_start_string="{##", comment_end_string="##}")
+        self.prose_env = self.env.overlay(comment_start_string="{##", comment_end_string="##}",
+                                          loader=jinja2.FileSystemLoader(content))
 
     # -- pieces the prose can call
 
@@ -363,16 +370,14 @@ class PageRenderer:
     def section(self, lang: str, number: int, section_id: str, path: Path) -> Section:
         """Render one section file: Jinja first (numbers), then Markdown (text and math)."""
         page = f"{lang}/index.html ({path.name})"
-        source = path.read_text(encoding="utf-8")
-        first, _, body = source.partition("\n")
-        if not first.startswith("# "):
+        if not path.read_text(encoding="utf-8").startswith("# "):
             raise ContentError(f"{path}: the first line must be '# Title'")
         try:
-            template = self.prose_env.from_string(body)
-            filled = template.render(**self.page_context(lang, page))
+            template = self.prose_env.get_template(path.relative_to(self.content).as_posix())
+            first, _, filled = template.render(**self.page_context(lang, page)).partition("\n")
         except jinja2.TemplateError as err:
             line = getattr(err, "lineno", None)
-            where = f"{path}:{line + 1}" if line else str(path)
+            where = f"{path}:{line}" if line else str(path)
             raise ContentError(f"{where}: {err.message if hasattr(err, 'message') else err}") from None
         except (ArithmeticError, LookupError, TypeError, ValueError) as err:
             raise ContentError(f"{path}: {type(err).__name__}: {err}") from None

@@ -7,22 +7,35 @@ so nothing is written unless every step succeeded.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
-from dataclasses import dataclass, replace
+import math
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from engine import config, diagram, figures, formulas, mathtex, output, train
+from engine import config, diagram, formulas, images, mathtex, output, train
+from engine.cache import Cache
 from engine.network import loss_and_gradient, predict
-from engine.pages import (LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, figure_labels, load_strings,
-                          starts_alt)
+from engine.pages import LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
 
 ROOT = Path(__file__).resolve().parent.parent
-STATIC_FIGURE_SIZE = (640, 360)
-LOSS_FIGURE_SIZE = (640, 320)
-WIDE_FIGURE_SIZE = (800, 340)
-COMPARISON_SEEDS = (1, 2, 3, 4, 5)  # random starts set beside the configured one
+FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height
+    "scatter": (640, 360), "initial": (640, 360), "final": (640, 360),
+    "loss": (640, 320), "hidden": (800, 340),
+}
+FRAME_SIZE = (800, 340)
+FRAME_PARTS = 2  # the frames are drawn in this many shares, one per core
+COMPARISON_SEEDS = (1, 2, 3, 4, 5)  # random starts set beside the configured one...
+COMPARISON_COUNT = 4                # ...this many of them
 REFERENCE_SEED = 2024               # random parameters the browser's network is checked at
 REFERENCE_EPOCHS = 100              # a short run the browser's training is checked against
 
@@ -35,6 +48,7 @@ class Paths:
     content: Path = ROOT / "content"
     templates: Path = ROOT / "templates"
     out: Path = ROOT / "site"
+    cache: Path | None = ROOT / ".cache"   # None: build everything afresh
 
 
 @dataclass(frozen=True)
@@ -48,27 +62,73 @@ class Report:
     gif_bytes: int
     final_loss: float
     out: Path
+    seconds: dict[str, float] = field(default_factory=dict)   # wall time of each step
+    cached: tuple[str, ...] = ()                              # results taken from the cache
 
 
-def build(paths: Paths, overrides: list[str] = ()) -> Report:
+Progress = Callable[[str, int, int], None]   # (what, done, total): the CLI draws a bar
+
+
+class Stopwatch:
+    """Wall time of the named steps of a build."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        """Time the block as step `name`."""
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = None) -> Report:
     """Build the whole site from the settings and sources, then write it."""
-    settings = config.load(paths.config, overrides)
-    output.check_target(paths.out)
-    run = train.train(settings)
-    others = comparison_runs(settings)
-    files: dict[str, bytes] = {}
-    lesson_figures = draw_figures(run, others, paths.content, files)
-    explained = explain(run)
-    explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
-    explained["client"] = client_data(run)
-    files.update(render_pages(run, paths, lesson_figures, explained))
+    clock = Stopwatch()
+    cache = Cache(paths.cache)
+    with clock.step("settings"):
+        settings = config.load(paths.config, overrides)
+        output.check_target(paths.out)
+        strings = load_strings(paths.content)
+        # Nothing changed since a build with the same settings, prose and templates: reuse it whole.
+        site_key = cache.key("site", settings.as_dict(), folder_digest(paths.content), folder_digest(paths.templates))
+        previous = cache.load(site_key)
+    if previous is not None:
+        files, report = previous
+        with clock.step("write"):
+            output.write_site(files, paths.out)
+        return replace(report, out=paths.out, seconds=clock.seconds, cached=("site",))
+    jobs = drawing_jobs(settings, strings, cache)
+    drawn = {key: cache.load(key) for key in jobs}
+    missing = [key for key, files in drawn.items() if files is None]
+    workers = Workers(wanted=len(missing) > 1)
+    try:
+        with clock.step("train"):
+            run, others = cache.value("runs", settings.as_dict(),
+                                      lambda: train_with_comparisons(settings, progress))
+        with clock.step("figures (started)"):
+            collect = workers.start([functools.partial(jobs[key], run, others, progress) for key in missing])
+        with clock.step("pages"):
+            explained = explain(run)
+            explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
+            explained["client"] = client_data(run)
+            files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache)
+        with clock.step("figures (waited for)"):
+            for key, result in zip(missing, collect()):
+                cache.save(key, result)
+                drawn[key] = result
+    finally:
+        workers.close()
+    files.update(animation_files(list(drawn.values())))
     files.update(mathtex.stylesheet_files())
     files.update(static_files(paths.templates / "static"))
     files["assets/code.css"] = code_stylesheet()
     files.update(data_files(run))
     files[".nojekyll"] = b""
-    output.write_site(files, paths.out)
-    return Report(
+    with clock.step("write"):
+        output.write_site(files, paths.out)
+    report = Report(
         pages=sum(name.endswith(".html") for name in files),
         frames=len(run.snapshots),
         files=len(files),
@@ -76,7 +136,20 @@ def build(paths: Paths, overrides: list[str] = ()) -> Report:
         gif_bytes=len(files["animation/training.gif"]),
         final_loss=run.final_loss,
         out=paths.out,
+        seconds=clock.seconds,
+        cached=tuple(sorted(set(cache.hits))),
     )
+    cache.save(site_key, (files, report))
+    return report
+
+
+def folder_digest(folder: Path) -> str:
+    """A hash of every file below a folder, names and contents."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def frame_name(index: int, count: int) -> str:
@@ -84,10 +157,19 @@ def frame_name(index: int, count: int) -> str:
     return f"animation/frames/frame-{index + 1:0{max(3, len(str(count)))}d}.png"
 
 
-def comparison_runs(settings: config.Settings) -> list[tuple[int, train.Run]]:
-    """The same training from random starts, to compare with the configured start."""
+def comparison_seeds(settings: config.Settings) -> list[int]:
+    """Seeds of the random starts set beside the configured one (never the same start twice)."""
     seeds = [seed for seed in COMPARISON_SEEDS if not (settings.init_random and seed == settings.init_seed)]
-    return [(seed, train.train(config.with_random_init(settings, seed))) for seed in seeds[:4]]
+    return seeds[:COMPARISON_COUNT]
+
+
+def train_with_comparisons(settings: config.Settings, progress: Progress | None = None):
+    """The lesson's run, and the same training from random starts (those that stayed finite)."""
+    seeds = comparison_seeds(settings)
+    tick = functools.partial(progress, "training", total=settings.epochs) if progress else None
+    runs = train.train_side_by_side([settings] + [config.with_random_init(settings, s) for s in seeds], tick)
+    others = [(seed, other) for seed, other in zip(seeds, runs[1:]) if math.isfinite(other.final_loss)]
+    return runs[0], others
 
 
 def explain(run: train.Run) -> dict:
@@ -145,43 +227,119 @@ def client_data(run: train.Run) -> dict:
     }
 
 
-def draw_figures(run: train.Run, others, content: Path, files: dict[str, bytes]) -> dict[str, dict[str, Figure]]:
-    """Draw the animation and each language's figures into `files`; describe them for the pages."""
-    figures.configure_matplotlib()
-    frames, gif = figures.animation(run)
-    for k, png in enumerate(frames):
-        files[frame_name(k, len(frames))] = png
-    files["animation/training.gif"] = gif
-    strings = load_strings(content)
-    width, height = figures.FRAME_SIZE[0] * figures.FRAME_DPI, figures.FRAME_SIZE[1] * figures.FRAME_DPI
+def describe_figures(run: train.Run, others, strings: dict) -> dict[str, dict[str, Figure]]:
+    """Each figure's file, size and alt text (written from the data), per language."""
     described = {}
+    starts_height = 240 * -(-(1 + len(others)) // 3)   # rows of three panels
     for lang in LANGS:
-        labels = figure_labels(strings, lang)
         alt = alt_texts(run, strings, lang)
-        drawn = {
-            "scatter": (figures.scatter_figure(run, labels), STATIC_FIGURE_SIZE),
-            "initial": (figures.curve_figure(run, run.initial.params, labels), STATIC_FIGURE_SIZE),
-            "final": (figures.curve_figure(run, run.final_params, labels), STATIC_FIGURE_SIZE),
-            "loss": (figures.loss_figure(run, labels), LOSS_FIGURE_SIZE),
-            "hidden": (figures.hidden_figure(run, run.final_params, labels), WIDE_FIGURE_SIZE),
-            "starts": (figures.starts_figure(run, others, labels), (800, 240 * -(-(1 + len(others)) // 3))),
-        }
         alt["starts"] = starts_alt(run, others, strings, lang)
-        described[lang] = {"animation": Figure("animation/training.gif", alt["animation"], int(width), int(height))}
-        for name, (svg, (w, h)) in drawn.items():
-            files[f"figures/{lang}/{name}.svg"] = svg
-            described[lang][name] = Figure(f"figures/{lang}/{name}.svg", alt[name], w, h)
+        described[lang] = {"animation": Figure("animation/training.gif", alt["animation"], *FRAME_SIZE),
+                           "starts": Figure(f"figures/{lang}/starts.svg", alt["starts"], 800, starts_height)}
+        for name, (width, height) in FIGURE_SIZES.items():
+            described[lang][name] = Figure(f"figures/{lang}/{name}.svg", alt[name], width, height)
     return described
 
 
-def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict) -> dict[str, bytes]:
+def draw_frames(run: train.Run, others, progress: Progress | None = None, *, part: int,
+                parts: int) -> tuple[dict[str, bytes], dict]:
+    """One share of the PNG frames, and the palette images of its frames the GIF shows."""
+    from engine import figures  # matplotlib loads only where something is drawn
+    figures.configure_matplotlib()
+    count = len(run.snapshots)
+    tick = functools.partial(progress, f"frames {part + 1}/{parts}", total=-(-count // parts)) if progress else None
+    pngs, gif_frames = figures.frames(run, part, parts, tick)
+    return {frame_name(k, count): png for k, png in pngs.items()}, gif_frames
+
+
+def draw_language_figures(run: train.Run, others, progress: Progress | None = None, *, words: dict,
+                          lang: str) -> dict[str, bytes]:
+    """The static figures of one language, as SVG."""
+    from engine import figures
+    figures.configure_matplotlib(" ".join(words.values()))
+    labels = figures.Labels(**words)
+    drawn = {
+        **figures.data_figures(run, labels),
+        "loss": figures.loss_figure(run, labels),
+        "hidden": figures.hidden_figure(run, run.final_params, labels),
+        "starts": figures.starts_figure(run, others, labels),
+    }
+    return {f"figures/{lang}/{name}.svg": svg for name, svg in drawn.items()}
+
+
+def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict[str, Callable]:
+    """Cache key -> drawing function (taking the runs) of every figure file group of the site."""
+    inputs = settings.as_dict()
+    jobs = {cache.key("frames", inputs, part, FRAME_PARTS): functools.partial(draw_frames, part=part,
+                                                                             parts=FRAME_PARTS)
+            for part in range(FRAME_PARTS)}
+    for lang in LANGS:
+        words = strings[lang]["figure"]
+        jobs[cache.key("figures", inputs, lang, words)] = functools.partial(draw_language_figures, words=words,
+                                                                            lang=lang)
+    return jobs
+
+
+def animation_files(drawn: list) -> dict[str, bytes]:
+    """The frames' PNGs and the GIF made of the frames the shares set aside for it."""
+    files, gif_frames = {}, {}
+    for result in drawn:
+        if isinstance(result, tuple):   # a share of the frames
+            files.update(result[0])
+            gif_frames.update(result[1])
+        else:                           # a language's figures
+            files.update(result)
+    files["animation/training.gif"] = images.gif_bytes([gif_frames[k] for k in sorted(gif_frames)])
+    return files
+
+
+def load_matplotlib() -> None:
+    """Import the drawing code (a third of a second) in a worker before its first job."""
+    from engine import figures
+    figures.configure_matplotlib()
+
+
+class Workers:
+    """Two forked processes that draw while the main process trains and writes pages.
+
+    They start (and import matplotlib) before training, so that cost overlaps
+    too. Where that cannot help (nothing to draw, one core, no fork), jobs
+    run in this process when their results are collected.
+    """
+
+    def __init__(self, wanted: bool):
+        can = (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+        self.pool = None
+        if wanted and can:
+            self.pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=load_matplotlib)
+            for _ in range(2):  # start both workers now, so they load matplotlib during training
+                self.pool.submit(int)
+
+    def start(self, jobs: list[Callable]) -> Callable[[], list]:
+        """Start the jobs; return a function that waits for their results, in order."""
+        if self.pool is None:
+            return lambda: [job() for job in jobs]
+        futures = [self.pool.submit(job) for job in jobs]
+        return lambda: [future.result() for future in futures]
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache) -> dict[str, bytes]:
     """Render every page, then all their formulas in one KaTeX batch."""
     batch = mathtex.MathBatch()
-    renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained)
+    compiled = paths.cache / "jinja" if paths.cache else None
+    if compiled:
+        compiled.mkdir(parents=True, exist_ok=True)
+    renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, compiled)
     pages = {f"{lang}/index.html": renderer.lesson(lang) for lang in LANGS}
     pages["index.html"] = renderer.index()
     pages["404.html"] = renderer.not_found()
-    batch.render()
+    batch.render(cache)
     return {name: batch.substitute(html).encode("utf-8") for name, html in pages.items()}
 
 

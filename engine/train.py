@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.config import Settings
-from engine.network import backward, forward, loss_and_gradient, mse
+from engine.network import backward, forward, loss_and_gradient
 
 
 class TrainingDiverged(Exception):
@@ -72,28 +72,50 @@ def check_finite(loss: float, values: np.ndarray, epoch: int, settings: Settings
 
 def train(settings: Settings) -> Run:
     """Run gradient descent as the settings say and return every loss and snapshot."""
+    return train_side_by_side([settings])[0]
+
+
+def train_side_by_side(runs: list[Settings], tick=None) -> list[Run]:
+    """Train networks that differ only in their starting values, all at once.
+
+    The first network is the lesson's: if its numbers stop being finite the
+    build stops. The others (random starts to compare with) may fail; their
+    runs then end with a loss that is not a finite number. `tick(epoch)`, if
+    given, hears of the progress every thousand epochs.
+    """
+    settings = runs[0]
     network = settings.network
     x, y = np.asarray(settings.points, dtype=float).T
-    W, B = network.unpack([value for _, value in settings.init])
+    # One row of parameters per network: W and B get a leading axis, one entry each.
+    W, B = network.unpack([[value for _, value in each.init] for each in runs])
     keep = set(snapshot_epochs(settings.epochs, settings.display_every))
-    losses, snapshots = [], []
+    losses, snapshots = [], [[] for _ in runs]
     for epoch in range(1, settings.epochs + 1):
         a = forward(W, B, x)
-        loss = mse(y, a[-1][:, 0])                   # measured before this epoch's step
+        loss = np.mean((y[:, None] - a[-1]) ** 2, axis=(-2, -1))  # E of each network, before the step
+        check_finite(float(loss[0]), loss[:1], epoch, settings)
         dW, dB, _ = backward(W, a, y)
-        check_finite(loss, network.pack(dW, dB), epoch, settings)
         losses.append(loss)
         if epoch in keep:
-            snapshots.append(Snapshot(epoch, loss, tuple(network.pack(W, B).tolist()),
-                                      tuple(network.pack(dW, dB).tolist())))
+            params, grads = network.pack(W, B), network.pack(dW, dB)
+            for r in range(len(runs)):
+                snapshots[r].append(Snapshot(epoch, float(loss[r]), tuple(params[r].tolist()),
+                                             tuple(grads[r].tolist())))
         for l in range(1, network.depth + 1):        # one step downhill for every parameter
             W[l] = W[l] - settings.learning_rate * dW[l]
             B[l] = B[l] - settings.learning_rate * dB[l]
-    final_params = network.pack(W, B)
-    final_loss, _ = loss_and_gradient(network, final_params, settings.points)
-    check_finite(final_loss, final_params, settings.epochs, settings)
-    return Run(settings, network.param_names, tuple(losses), tuple(snapshots),
-               tuple(final_params.tolist()), final_loss)
+        if tick and (epoch % 1000 == 0 or epoch == settings.epochs):
+            tick(epoch)
+    final = network.pack(W, B)
+    losses = np.array(losses)
+    done = []
+    for r, each in enumerate(runs):
+        final_loss, _ = loss_and_gradient(network, final[r], settings.points)
+        if r == 0:
+            check_finite(final_loss, final[r], settings.epochs, settings)
+        done.append(Run(each, network.param_names, tuple(losses[:, r].tolist()), tuple(snapshots[r]),
+                        tuple(final[r].tolist()), final_loss))
+    return done
 
 
 def run_record(run: Run) -> dict:

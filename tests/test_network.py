@@ -122,7 +122,7 @@ def test_pack_unpack_round_trip_and_placement(layers):
     values = np.random.default_rng(7).normal(size=len(net.param_names))
     W, B = net.unpack(values)
     np.testing.assert_array_equal(net.pack(W, B), values)
-    # W[l][i-1, j-1] holds w^{(l)}_{ij}, B[l][j-1] holds b^{(l)}_j (engine/network.py docstring)
+    # W[l][i-1, j-1] holds w^{(l)}_{ij}, B[l][0, j-1] holds b^{(l)}_j (engine/network.py docstring)
     for name, value in zip(net.param_names, values):
         key = plain.key_of(name)
         if key[0] == "w":
@@ -130,7 +130,7 @@ def test_pack_unpack_round_trip_and_placement(layers):
             assert W[l][i - 1, j - 1] == value, name
         else:
             _, l, j = key
-            assert B[l][j - 1] == value, name
+            assert B[l][0, j - 1] == value, name
 
 
 # ------------------------------------------------------------------ sigmoid

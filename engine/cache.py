@@ -1,0 +1,82 @@
+"""Remember expensive results by the hash of everything they were made from.
+
+A rebuild that changes one paragraph of prose should not train the network,
+draw 51 frames and start KaTeX again. Each result is stored under a key that
+hashes its inputs together with a fingerprint of the code and the package
+versions that made it, so a change to any of them makes a new key: the cache
+can be missing an entry, but it cannot hand back a stale one.
+
+The cache lives in a git-ignored folder (`.cache/`); deleting it is always
+safe. Entries are pickles written by this program for this program only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("numpy", "matplotlib", "pillow", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
+
+
+def code_fingerprint() -> str:
+    """A hash of the engine's source files, the package versions and the KaTeX version."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "engine").glob("*.*")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for package in PACKAGES:
+        digest.update(f"{package}={metadata.version(package)}".encode())
+    katex = ROOT / "node_modules" / "katex" / "package.json"
+    if katex.is_file():
+        digest.update(katex.read_bytes())
+    return digest.hexdigest()
+
+
+class Cache:
+    """Results stored by content hash; `folder=None` turns caching off."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.salt = code_fingerprint() if folder is not None else ""
+        self.hits: list[str] = []
+
+    def key(self, kind: str, *inputs: Any) -> str:
+        """The hash of a result's kind, its inputs and the code that makes it."""
+        text = json.dumps([self.salt, kind, inputs], sort_keys=True, default=repr, ensure_ascii=False)
+        return f"{kind}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:40]}"
+
+    def load(self, key: str) -> Any | None:
+        """A stored result, or None."""
+        if self.folder is None:
+            return None
+        try:
+            value = pickle.loads((self.folder / key).read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
+        self.hits.append(key.split("-")[0])
+        return value
+
+    def save(self, key: str, value: Any) -> None:
+        """Store a result (atomically, so a crash never leaves half an entry)."""
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+        with os.fdopen(handle, "wb") as stream:
+            pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, self.folder / key)
+
+    def value(self, kind: str, inputs: Any, make: Callable[[], Any]) -> Any:
+        """The stored result for these inputs, or a new one made and stored now."""
+        key = self.key(kind, inputs)
+        found = self.load(key)
+        if found is None:
+            found = make()
+            self.save(key, found)
+        return found

@@ -1,0 +1,51 @@
+"""Encode animation frames: one shared palette, palette PNGs, and a looping GIF (Pillow).
+
+Plots have few colours, so a 64-colour palette learnt from a handful of
+frames fits every frame: the PNGs shrink to a third of their RGB size and
+the GIF needs no palette of its own per frame.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+GIF_FRAMES = 101  # at most: a GIF of more frames runs too long to follow; the PNGs keep them all
+
+
+def palette_picks(count: int) -> list[int]:
+    """A handful of frames spread over the run (and the last) to learn the palette from."""
+    return sorted(set(range(0, count, max(1, count // 6))) | {count - 1})
+
+
+def gif_picks(count: int) -> list[int]:
+    """The frames the GIF shows: all of them, or evenly spread ones including the first and last."""
+    if count <= GIF_FRAMES:
+        return list(range(count))
+    return sorted({round(k * (count - 1) / (GIF_FRAMES - 1)) for k in range(GIF_FRAMES)})
+
+
+def shared_palette(frames: list[np.ndarray]) -> Image.Image:
+    """One 64-colour palette for all frames (MAXCOVERAGE keeps white white; MEDIANCUT does not)."""
+    pictures = [Image.fromarray(f) for f in frames]
+    mosaic = Image.new("RGB", (pictures[0].width, pictures[0].height * len(pictures)))
+    for k, picture in enumerate(pictures):
+        mosaic.paste(picture, (0, k * picture.height))
+    return mosaic.quantize(colors=64, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Encode an image as PNG with no metadata."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def gif_bytes(frames: list[Image.Image], frame_ms: int = 120, hold_ms: int = 2000) -> bytes:
+    """A looping GIF of palette frames that holds still on the last one for a moment."""
+    durations = [frame_ms] * (len(frames) - 1) + [hold_ms]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return buffer.getvalue()

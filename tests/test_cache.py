@@ -1,0 +1,89 @@
+"""The build cache never serves stale output.
+
+For each kind of input (a setting, a paragraph of prose, a formula in the
+prose, a figure label, a template, the engine's code) a build that reuses a
+warm cache must give exactly the bytes of a build without any cache.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine import cache as cache_module
+from engine.pipeline import Paths, build
+from sitetools import tree_hashes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    """Copies of content/ and templates/ that the tests may edit, and a warm cache."""
+    base = tmp_path_factory.mktemp("cache")
+    shutil.copytree(ROOT / "content", base / "content")
+    shutil.copytree(ROOT / "templates", base / "templates")
+    paths = Paths(content=base / "content", templates=base / "templates", config=base / "content" / "lesson.toml",
+                  cache=base / "cache", out=base / "warm")
+    first = build(paths)
+    assert "site" not in first.cached
+    return base, paths
+
+
+def both_ways(base: Path, paths: Paths, name: str, overrides=()) -> tuple[dict, dict]:
+    """The same build with the warm cache and with none."""
+    warm = Paths(**{**paths.__dict__, "out": base / f"{name}-warm"})
+    cold = Paths(**{**paths.__dict__, "out": base / f"{name}-cold", "cache": None})
+    build(warm, list(overrides))
+    build(cold, list(overrides))
+    return tree_hashes(warm.out), tree_hashes(cold.out)
+
+
+def test_cached_and_uncached_builds_are_identical(sources):
+    base, paths = sources
+    again = build(paths)
+    assert again.cached == ("site",)
+    warm, cold = both_ways(base, paths, "same")
+    assert warm == cold == tree_hashes(paths.out)
+
+
+def test_a_changed_setting(sources):
+    base, paths = sources
+    warm, cold = both_ways(base, paths, "setting", ["train.learning_rate=0.45"])
+    assert warm == cold
+    assert warm["data/run.json"] != tree_hashes(paths.out)["data/run.json"]
+    assert warm["animation/training.gif"] != tree_hashes(paths.out)["animation/training.gif"]
+
+
+@pytest.mark.parametrize("edit", ["prose", "formula", "label", "template"])
+def test_a_changed_source_file(sources, edit):
+    base, paths = sources
+    files = {
+        "prose": (base / "content" / "en" / "05-loss.md", "\n\n", "\n\nA new sentence.\n\n", "en/index.html"),
+        "formula": (base / "content" / "zh" / "05-loss.md", "\n\n", "\n\n$$q^{(9)}_{42} = 7$$\n\n", "zh/index.html"),
+        "label": (base / "content" / "strings.toml", '\nx = "size x"', '\nx = "size (EU) x"', "figures/en/scatter.svg"),
+        "template": (base / "templates" / "partials" / "glossary.html", "<caption>", '<caption class="g">',
+                     "zh/index.html"),
+    }
+    path, old, new, changed = files[edit]
+    original = path.read_text(encoding="utf-8")
+    assert old in original
+    path.write_text(original.replace(old, new, 1), encoding="utf-8")
+    try:
+        warm, cold = both_ways(base, paths, edit)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    assert warm == cold
+    assert warm[changed] != tree_hashes(paths.out)[changed]
+
+
+def test_a_change_to_the_engine_changes_every_key(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "engine", tmp_path / "engine")
+    monkeypatch.setattr(cache_module, "ROOT", tmp_path)
+    before = cache_module.Cache(tmp_path / "c").key("runs", {"a": 1})
+    code = tmp_path / "engine" / "network.py"
+    code.write_text(code.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    after = cache_module.Cache(tmp_path / "c").key("runs", {"a": 1})
+    assert before != after
