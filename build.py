@@ -3,6 +3,9 @@
     python build.py                                  # default settings -> site/
     python build.py --set train.learning_rate=0.2    # one setting changed
     python build.py --out /tmp/lesson --set init.random=true --set init.seed=3
+    python build.py --strict                         # any warning fails the build (CI)
+    python build.py serve --port 8000                # live preview: rebuild and reload on every change
+    python build.py --single-file lesson-zh.html --lang zh   # one self-contained HTML file
 
 This file is only the command line: it reads the arguments, runs the
 pipeline in engine/, and turns a user's mistake into one line and exit 1.
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
+import signal
 import sys
 import tempfile
 import time
@@ -23,61 +28,93 @@ from engine.config import SETTINGS_HELP, SettingsError
 from engine.formulas import FormulaMismatch
 from engine.mathtex import FormulaError
 from engine.output import OutputError, compare_sites
-from engine.pages import ContentError
+from engine.pages import LANGS, ContentError
 from engine.pipeline import Paths, build
+from engine.single_file import SingleFileError
+from engine.strict import StrictError
 from engine.train import TrainingDiverged
 
-USER_ERRORS = (SettingsError, ContentError, FormulaError, FormulaMismatch, OutputError, TrainingDiverged)
+ROOT = Path(__file__).resolve().parent
+USER_ERRORS = (SettingsError, ContentError, FormulaError, FormulaMismatch, OutputError, TrainingDiverged,
+               SingleFileError)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    """Read the command line; --help lists every option and every setting."""
+    """Read the command line (`serve` first: the live preview); --help lists every option and every setting."""
+    serving = argv[:1] == ["serve"]
     settings = "\n".join(f"  {key:<22} {text}" for key, text in SETTINGS_HELP.items())
     parser = argparse.ArgumentParser(
-        prog="build.py",
+        prog="build.py serve" if serving else "build.py",
         description="Train a tiny 1-2-1 sigmoid network and build the bilingual lesson site "
-                    "(Chinese and English) from it.",
+                    "(Chinese and English) from it.\n\n"
+                    "python build.py serve [--port N] [options]: the live preview. It builds, serves the site\n"
+                    "on 127.0.0.1 only, and rebuilds and reloads the open page whenever a source is saved.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"settings (in the settings file, or with --set SECTION.KEY=VALUE):\n{settings}\n\n"
                "VALUE is read as TOML: --set train.epochs=8000 --set init.random=true "
                "--set 'data.points=[[1,0],[2,1],[3,0]]'",
     )
     defaults = Paths()
-    parser.add_argument("--config", type=Path, default=defaults.config, metavar="FILE",
-                        help="settings file (default: content/lesson.toml)")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings file (default: lesson.toml in the content folder)")
+    parser.add_argument("--content", type=Path, default=defaults.content, metavar="DIR",
+                        help="the lesson's prose and words: zh/, en/, strings.toml, glossary.toml (default: content/)")
+    parser.add_argument("--templates", type=Path, default=defaults.templates, metavar="DIR",
+                        help="page templates and static/ files (default: templates/)")
     parser.add_argument("--out", type=Path, default=defaults.out, metavar="DIR",
                         help="output folder, replaced as a whole on success (default: site/)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
                         help="override one setting without editing the file; repeat for more")
     parser.add_argument("--no-cache", action="store_true",
                         help="build everything afresh instead of reusing results in .cache/")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing unless something fails")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print nothing unless something fails or warns")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on any warning (a section, formula or figure in one language only, an image "
+                             "without alt text, a setting that is not used), before anything is written")
+    parser.add_argument("--single-file", type=Path, metavar="FILE",
+                        help="also write the lesson in one language (--lang) as one HTML file with every style "
+                             "sheet, font, script and image inside, to read offline or send by e-mail")
+    parser.add_argument("--lang", choices=LANGS, default=LANGS[0],
+                        help=f"the language of --single-file (default: {LANGS[0]})")
+    if serving:
+        parser.add_argument("--port", type=int, default=8000, metavar="N",
+                            help="port on 127.0.0.1 to serve the preview on (default: 8000; 0: any free port)")
     parser.add_argument("--check-reproducible", action="store_true",
                         help="build twice, each time in a fresh process, into two temporary folders (not --out), "
                              "compare every file byte for byte, say whether they are identical, and remove them")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv[1:] if serving else argv)
+    args.serve = serving
+    if args.config is None:
+        args.config = args.content / "lesson.toml"
+    return args
 
 
-def build_afresh(config: Path, overrides: list[str], out: Path) -> str | None:
+def build_afresh(paths: Paths, overrides: list[str]) -> str | None:
     """One build that reuses nothing from earlier builds; the error line, or None if it succeeded."""
-    paths = Paths(config=config, out=out)
-    if hasattr(Paths, "cache"):  # results remembered from earlier builds would hide a difference
-        paths = replace(paths, cache=None)
     try:
-        build(paths, overrides)
+        build(replace(paths, cache=None), overrides)  # cached results would hide a difference
     except USER_ERRORS as err:
         return f"build.py: error: {err}"
     return None
 
 
+def ignore_ctrl_c() -> None:
+    """In the two builds of --check-reproducible: Ctrl-C is for the checking process, which then waits
+    for them to end (each in its own way, as it would alone) before it removes their folders."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def check_reproducible(args: argparse.Namespace) -> int:
     """Build the same settings twice in two fresh processes and folders; 0 if every byte is the same."""
+    sources = Paths(config=args.config, content=args.content, templates=args.templates)
     with tempfile.TemporaryDirectory(prefix="lesson-reproducible-") as tmp:
         # Two folders with different names and paths, so a path that leaks into a file shows up.
         outs = [Path(tmp) / "first", Path(tmp) / "second"]
         # "spawn": each build starts a new interpreter with its own hash seed and no module state.
-        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            errors = list(pool.map(build_afresh, [args.config] * 2, [args.overrides] * 2, outs))
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=ignore_ctrl_c) as pool:
+            errors = list(pool.map(build_afresh, [replace(sources, out=out) for out in outs], [args.overrides] * 2))
         if errors[0] or errors[1]:
             print(errors[0] or errors[1], file=sys.stderr)
             return 1
@@ -131,20 +168,72 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("build.py: interrupted; the check stopped and its temporary folders are removed", file=sys.stderr)
             return 130
+    if args.serve:
+        from engine.serve import serve
+        return serve(build_command(args), args.out, [args.content, args.templates, ROOT / "engine"], args.config,
+                     args.port, say)
     start = time.perf_counter()
-    paths = Paths(config=args.config, out=args.out, cache=None if args.no_cache else Paths.cache)
+    paths = Paths(config=args.config, content=args.content, templates=args.templates, out=args.out,
+                  cache=None if args.no_cache else Paths.cache)
     try:
-        report = build(paths, args.overrides, ProgressBars(not args.quiet and sys.stderr.isatty()))
+        report = build(paths, args.overrides, ProgressBars(not args.quiet and sys.stderr.isatty()), args.strict)
+        if args.single_file:
+            from engine.single_file import single_page
+            page = single_page(report.out, args.lang)
+            write_file(args.single_file, page)
+    except StrictError as err:
+        for line in err.warnings:
+            print(f"build.py: error: {line} (--strict)", file=sys.stderr)
+        return 1
     except USER_ERRORS as err:
         print(f"build.py: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("build.py: interrupted; the previous site is unchanged", file=sys.stderr)
         return 130
+    for line in report.warnings:
+        print(f"build.py: warning: {line}", file=sys.stderr)
     if not args.quiet:
         print(f"built {report.out} in {time.perf_counter() - start:.2f} s")
         print(describe(report))
+        if args.single_file:
+            print(f"  single file {args.single_file} ({args.lang}): {len(page) / 2**20:.1f} MiB, "
+                  "everything inside, opens offline")
     return 0
+
+
+def build_command(args: argparse.Namespace) -> list[str]:
+    """The `build.py` command that the live preview runs for each build: the same options, quiet."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--config", str(args.config.resolve()),
+               "--out", str(args.out.resolve()), "--content", str(args.content.resolve()),
+               "--templates", str(args.templates.resolve()), "-q"]
+    command += [f"--set={item}" for item in args.overrides]
+    command += ["--no-cache"] * args.no_cache + ["--strict"] * args.strict
+    return command
+
+
+def say(line: str, trouble: bool = False) -> None:
+    """Print one line for the live preview at once (warnings and errors on stderr)."""
+    print(line, file=sys.stderr if trouble else sys.stdout, flush=True)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write one file whole: into a temporary file beside it, then renamed over it."""
+    path = Path(path)
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}-", delete=False) as file:
+            temporary = Path(file.name)
+            file.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException as err:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise OutputError(f"--single-file: expected a file that can be written, got {path} "
+                              f"({err.strerror or err})") from None
+        raise
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from engine.network import Network
 
 # What each setting means; `build.py --help` prints this table.
 SETTINGS_HELP = {
-    "data.points": "list of [x, y] pairs, at least 2; y is the label, between 0 and 1",
+    "data.points": "list of [x, y] pairs, at least 2; x between -1e15 and 1e15; y is the label, between 0 and 1",
     "network.layers": "nodes per layer, input first: starts and ends with 1, each 1-9 (default [1, 2, 1])",
     "init.<name>": "starting value of a parameter, named as in the lesson: w{i}{j}_{l} "
                    "(weight of layer l from node i to node j) or b{j}_{l} (bias of node j of layer l)",
@@ -32,7 +32,7 @@ SETTINGS_HELP = {
     "train.learning_rate": "step size of gradient descent, a number > 0 (default 0.5)",
     "train.epochs": "how many full passes over the data, a whole number >= 1 (default 5000)",
     "train.display_every": "a snapshot (animation frame) every this many epochs, between 1 and "
-                           "train.epochs (default 100)",
+                           "train.epochs, at most 1000 frames in all (default 100)",
 }
 
 KNOWN_KEYS = {
@@ -43,6 +43,8 @@ KNOWN_KEYS = {
 }
 
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
+MAX_FRAMES = 1000       # about 10 ms and 16 KB each: the build stays near 10 s and the site near 20 MB
+MAX_ABS_X = 1e15        # the figures need x +- 1 to differ from x (true below 2**53, about 9e15)
 MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
 MAX_NODES = 9   # parameter names like w12_1 use one digit per node index
 PARAM_NAME = re.compile(r"^(w[1-9][1-9]|b[1-9])_[1-9]$")
@@ -164,6 +166,11 @@ def validate(raw: dict[str, Any]) -> Settings:
     display_every = whole_number("train.display_every", train.get("display_every"), minimum=1)
     if display_every > epochs:
         raise SettingsError("train.display_every", f"at most train.epochs ({epochs})", str(display_every))
+    if frame_count(epochs, display_every) > MAX_FRAMES:
+        fewest = next(every for every in range(max(1, epochs // MAX_FRAMES), epochs + 1)
+                      if frame_count(epochs, every) <= MAX_FRAMES)
+        raise SettingsError("train.display_every", f"at least {fewest}, so that {epochs} epochs make at most "
+                            f"{MAX_FRAMES} animation frames", str(display_every))
     learning_rate = number("train.learning_rate", train.get("learning_rate"))
     if learning_rate <= 0:
         raise SettingsError("train.learning_rate", "a number > 0", repr(learning_rate))
@@ -183,6 +190,8 @@ def validate_points(value: Any) -> tuple[tuple[float, float], ...]:
         if not isinstance(point, list) or len(point) != 2:
             raise SettingsError(key, "a pair [x, y]", describe(point))
         x = number(key + " x", point[0])
+        if abs(x) > MAX_ABS_X:
+            raise SettingsError(key + " x", "a number between -1e15 and 1e15", repr(point[0]))
         y = number(key + " y", point[1])
         if not 0 <= y <= 1:
             raise SettingsError(key + " y", "a label between 0 and 1", repr(point[1]))
@@ -229,6 +238,11 @@ def validate_init(init: dict[str, Any], network: Network):
         if name not in init:
             raise SettingsError(f"init.{name}", "a number (or init.random = true)", "nothing")
     return random, seed, tuple((name, float(init[name])) for name in names)
+
+
+def frame_count(epochs: int, every: int) -> int:
+    """How many snapshots (animation frames) a run keeps: epoch 1, every `every`-th epoch and the last."""
+    return epochs // every + (every > 1) + (epochs % every > 0)  # the multiples, epoch 1, the last
 
 
 def number(key: str, value: Any) -> float:

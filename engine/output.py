@@ -69,25 +69,28 @@ class HeldInterrupts:
 
     def __init__(self):
         self.arrived = False
+        self.installed = False
         self.previous = None
 
     def __enter__(self) -> HeldInterrupts:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self.note)
+            self.installed = True
         return self
 
     def note(self, signum, frame) -> None:
         self.arrived = True
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        if self.installed:  # None: a handler set outside Python, which was the default one
+            signal.signal(signal.SIGINT, signal.SIG_DFL if self.previous is None else self.previous)
 
 
 def exchange(a: Path, b: Path) -> bool:
     """Swap two existing paths in one atomic step; False where the system cannot (then nothing changed)."""
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if renameat2 is None:  # not Linux, or a C library without it
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError, TypeError):  # not Linux, or a C library without it
         return False
     at_cwd, rename_exchange = -100, 2
     if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), rename_exchange) == 0:

@@ -23,7 +23,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
@@ -335,7 +335,7 @@ class PageRenderer:
         """An engine function's source, highlighted, with the file it comes from."""
         file, html = source_code(qualified)
         name = qualified.rpartition(".")[2]
-        caption = self.strings[lang]["code_caption"].format(file=file, name=f"{name}()")
+        caption = escape(self.strings[lang]["code_caption"].format(file=file, name=f"{name}()"))
         return Markup(f'<figure class="code" id="code-{name}"><figcaption><code>{caption}</code></figcaption>'
                       f"{html}</figure>")
 

@@ -13,6 +13,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from engine import config, diagram, formulas, images, mathtex, output, train
 from engine.cache import Cache
 from engine.network import loss_and_gradient, predict
 from engine.pages import LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
+from engine.strict import check
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height
@@ -64,6 +66,7 @@ class Report:
     out: Path
     seconds: dict[str, float] = field(default_factory=dict)   # wall time of each step
     cached: tuple[str, ...] = ()                              # results taken from the cache
+    warnings: tuple[str, ...] = ()                            # one line each (engine/strict.py)
 
 
 Progress = Callable[[str, int, int], None]   # (what, done, total): the CLI draws a bar
@@ -83,8 +86,9 @@ class Stopwatch:
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
-def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = None) -> Report:
-    """Build the whole site from the settings and sources, then write it."""
+def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = None,
+          strict: bool = False) -> Report:
+    """Build the whole site from the settings and sources, then write it (with `strict`, only if nothing warns)."""
     clock = Stopwatch()
     cache = Cache(paths.cache)
     with clock.step("settings"):
@@ -96,9 +100,10 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
         previous = cache.load(site_key)
     if previous is not None:
         files, report = previous
+        found = check(files, paths.content, paths.config, overrides, settings, strict)
         with clock.step("write"):
             output.write_site(files, paths.out)
-        return replace(report, out=paths.out, seconds=clock.seconds, cached=("site",))
+        return replace(report, out=paths.out, seconds=clock.seconds, cached=("site",), warnings=found)
     jobs = drawing_jobs(settings, strings, cache)
     drawn = {key: cache.load(key) for key in jobs}
     missing = [key for key, files in drawn.items() if files is None]
@@ -126,6 +131,7 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
     files["assets/code.css"] = code_stylesheet()
     files.update(data_files(run))
     files[".nojekyll"] = b""
+    found = check(files, paths.content, paths.config, overrides, settings, strict)
     with clock.step("write"):
         output.write_site(files, paths.out)
     report = Report(
@@ -138,6 +144,7 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
         out=paths.out,
         seconds=clock.seconds,
         cached=tuple(sorted(set(cache.hits))),
+        warnings=found,
     )
     cache.save(site_key, (files, report))
     return report
@@ -294,7 +301,8 @@ def animation_files(drawn: list) -> dict[str, bytes]:
 
 
 def load_matplotlib() -> None:
-    """Import the drawing code (a third of a second) in a worker before its first job."""
+    """Prepare a worker: leave Ctrl-C to the main process, import the drawing code (a third of a second)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from engine import figures
     figures.configure_matplotlib()
 
@@ -324,9 +332,14 @@ class Workers:
         return lambda: [future.result() for future in futures]
 
     def close(self) -> None:
-        """Stop the worker processes."""
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        """Stop the worker processes, also in the middle of a job (after an error or Ctrl-C)."""
+        if self.pool is None:
+            return
+        workers = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+            worker.join()
 
 
 def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache) -> dict[str, bytes]:

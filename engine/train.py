@@ -91,26 +91,29 @@ def train_side_by_side(runs: list[Settings], tick=None) -> list[Run]:
     keep = set(snapshot_epochs(settings.epochs, settings.display_every))
     losses, snapshots = [], [[] for _ in runs]
     for epoch in range(1, settings.epochs + 1):
-        a = forward(W, B, x)
-        loss = np.mean((y[:, None] - a[-1]) ** 2, axis=(-2, -1))  # E of each network, before the step
-        check_finite(float(loss[0]), loss[:1], epoch, settings)
-        dW, dB, _ = backward(W, a, y)
+        with np.errstate(over="ignore", invalid="ignore"):  # check_finite reports overflow in words
+            a = forward(W, B, x)
+            loss = np.mean((y[:, None] - a[-1]) ** 2, axis=(-2, -1))  # E of each network, before the step
+            check_finite(float(loss[0]), loss[:1], epoch, settings)
+            dW, dB, _ = backward(W, a, y)
         losses.append(loss)
         if epoch in keep:
             params, grads = network.pack(W, B), network.pack(dW, dB)
             for r in range(len(runs)):
                 snapshots[r].append(Snapshot(epoch, float(loss[r]), tuple(params[r].tolist()),
                                              tuple(grads[r].tolist())))
-        for l in range(1, network.depth + 1):        # one step downhill for every parameter
-            W[l] = W[l] - settings.learning_rate * dW[l]
-            B[l] = B[l] - settings.learning_rate * dB[l]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for l in range(1, network.depth + 1):    # one step downhill for every parameter
+                W[l] = W[l] - settings.learning_rate * dW[l]
+                B[l] = B[l] - settings.learning_rate * dB[l]
         if tick and (epoch % 1000 == 0 or epoch == settings.epochs):
             tick(epoch)
     final = network.pack(W, B)
     losses = np.array(losses)
     done = []
     for r, each in enumerate(runs):
-        final_loss, _ = loss_and_gradient(network, final[r], settings.points)
+        with np.errstate(over="ignore", invalid="ignore"):
+            final_loss, _ = loss_and_gradient(network, final[r], settings.points)
         if r == 0:
             check_finite(final_loss, final[r], settings.epochs, settings)
         done.append(Run(each, network.param_names, tuple(losses[:, r].tolist()), tuple(snapshots[r]),

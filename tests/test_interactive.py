@@ -101,7 +101,7 @@ def test_keyboard_steps_and_jumps(page, default_site, record):
 def test_play_runs_through_the_snapshots_and_pauses(page, default_site):
     open_lesson(page, default_site, "en")
     page.click("#scrubber [data-play]")
-    page.wait_for_function("+document.getElementById('scrubber-range').value >= 3")
+    page.wait_for_function("() => +document.getElementById('scrubber-range').value >= 3")
     page.click("#scrubber [data-play]")
     stopped = page.input_value("#scrubber-range")
     page.wait_for_timeout(400)
@@ -158,7 +158,7 @@ def test_browser_training_reaches_numpys_result(page, default_site, record):
     open_lesson(page, default_site, "en", "#try-values")
     page.fill("#ex-epochs", "300")
     page.click("[data-explorer='train']")
-    page.wait_for_function("document.getElementById('explorer-trained').textContent.indexOf('300') >= 0")
+    page.wait_for_function("() => document.getElementById('explorer-trained').textContent.indexOf('300') >= 0")
     shown = re.findall(r"\d+\.\d+", page.inner_text("#explorer-trained"))[-1]
     result = plain.plain_train(lambda p: plain.loss_grad_121(p, plain.DESIGN_POINTS), plain.DESIGN_INIT,
                                plain.DESIGN_LEARNING_RATE, 300)

@@ -4,10 +4,42 @@
    diagram cards start hidden) and does the rest when the page is parsed. */
 (function () {
   "use strict";
-  document.documentElement.classList.add("js");
+  var html = document.documentElement;
+  html.classList.add("js");
+
+  /* Light or dark: the reader's choice (the header's toggle, kept in
+     localStorage) wins over the system's. Set now, before the first paint.
+     Where storage is refused (some file:// or private modes), the choice
+     lasts for this page only. */
+  var THEME = "lesson-theme";
+  try {
+    var saved = localStorage.getItem(THEME);
+    if (saved === "dark" || saved === "light") html.setAttribute("data-theme", saved);
+  } catch (e) { /* no storage: follow the system */ }
 
   function each(selector, root, fn) {
     Array.prototype.forEach.call((root || document).querySelectorAll(selector), fn);
+  }
+
+  function setUpThemeToggle() {
+    var system = window.matchMedia("(prefers-color-scheme: dark)");
+    var dark = function () {
+      var theme = html.getAttribute("data-theme");
+      return theme ? theme === "dark" : system.matches;
+    };
+    var show = function () {
+      each("[data-theme-toggle]", null, function (button) { button.setAttribute("aria-pressed", String(dark())); });
+    };
+    each("[data-theme-toggle]", null, function (button) {
+      button.addEventListener("click", function () {
+        var theme = dark() ? "light" : "dark";
+        html.setAttribute("data-theme", theme);
+        try { localStorage.setItem(THEME, theme); } catch (e) { /* kept for this page only */ }
+        show();
+      });
+    });
+    if (system.addEventListener) system.addEventListener("change", show);
+    show();
   }
 
   /* ---- where the reader is */
@@ -448,6 +480,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    setUpThemeToggle();
     var data = readJson("lesson-data"), text = readJson("lesson-words");
     if (data && window.LessonNet) {
       setUpScrubber(data, text);

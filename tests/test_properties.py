@@ -1,0 +1,475 @@
+"""Property-based tests (Hypothesis): settings drawn at random, valid and invalid.
+
+- Valid settings always validate, survive a round trip through `--set`, and train into a run
+  whose every recorded number agrees with the network's own loss and gradient.
+- A few random valid settings are built into real sites whose run.json is consistent.
+- Invalid settings always fail with one line that names the key, never another exception;
+  through build.py that is exit status 1, no traceback, and the existing site untouched.
+
+Builds take seconds, so those properties draw few examples; the cheap ones draw many.
+Hypothesis keeps no example database here (database=None) and its other caches in the system's
+temp folder, so nothing is written into the repository. Settings known to break the build for reasons outside the settings (content and
+formula bugs) are kept out of the random builds and pinned below as strict xfails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import tomllib
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Before Hypothesis first needs its folder (by default .hypothesis/ in the working folder).
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "lesson-hypothesis"))
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from engine import config, formulas, output, train
+from engine.config import SettingsError
+from engine.mathtex import FormulaError
+from engine.network import Network, loss_and_gradient, sigmoid
+from engine.pages import ContentError
+from engine.pipeline import Paths, build
+from sitetools import ROOT, dot_folders_beside, run_cli, tree_hashes
+
+LESSON_TOML = ROOT / "content" / "lesson.toml"
+CHEAP = settings(max_examples=200, deadline=None, database=None)
+TRAINING = settings(max_examples=60, deadline=None, database=None)
+BUILDS = settings(max_examples=6, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+CLI = settings(max_examples=5, deadline=None, database=None,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+# ------------------------------------------------------------------ strategies: valid settings
+
+def finite(lo: float, hi: float):
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+LABEL = st.sampled_from([0, 1, 0.0, 1.0]) | finite(0, 1)
+
+
+@st.composite
+def layer_lists(draw, max_hidden: int = 4, max_nodes: int = config.MAX_NODES):
+    return [1, *draw(st.lists(st.integers(1, max_nodes), max_size=max_hidden)), 1]
+
+
+@st.composite
+def valid_raw(draw, x=finite(-config.MAX_ABS_X, config.MAX_ABS_X), layers=layer_lists(),
+              max_epochs: int = config.MAX_EPOCHS, values=finite(-1e6, 1e6), rates=finite(1e-6, 1e6)):
+    """A settings table as lesson.toml would hold it: valid, and anywhere in the valid range."""
+    shape = draw(layers)
+    network = Network(tuple(shape))
+    init = {"random": True, "seed": draw(st.integers(0, 2**32))} if draw(st.booleans()) else {}
+    if not init or draw(st.booleans()):  # explicit values (with a random start they are not used)
+        init.update({name: draw(values) for name in network.param_names})
+    epochs = draw(st.integers(1, max_epochs))
+    fewest = next(d for d in range(max(1, epochs // config.MAX_FRAMES), epochs + 1)
+                  if config.frame_count(epochs, d) <= config.MAX_FRAMES)
+    return {
+        "data": {"points": draw(st.lists(st.tuples(x, LABEL).map(list), min_size=2, max_size=12))},
+        "network": {"layers": shape},
+        "init": init,
+        "train": {"learning_rate": draw(rates), "epochs": epochs,
+                  "display_every": draw(st.integers(fewest, epochs))},
+    }
+
+
+def toml_value(value) -> str:
+    """A value as TOML text, as a person would type it after --set KEY=."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return {math.inf: "inf", -math.inf: "-inf"}.get(value, "nan" if value != value else repr(value))
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def as_overrides(raw: dict) -> list[str]:
+    return [f"{section}.{key}={toml_value(value)}" for section, table in raw.items() for key, value in table.items()]
+
+
+# ------------------------------------------------------------------ properties of valid settings
+
+@CHEAP
+@given(valid_raw())
+def test_valid_settings_validate_and_round_trip(raw):
+    s = config.validate(raw)
+    assert s.points == tuple((float(x), float(y)) for x, y in raw["data"]["points"])
+    assert s.layers == tuple(raw["network"]["layers"])
+    assert [name for name, _ in s.init] == list(s.network.param_names)
+    assert s.init_random == raw["init"].get("random", False)
+    assert (s.learning_rate, s.epochs, s.display_every) == tuple(raw["train"][k] for k in
+                                                                 ("learning_rate", "epochs", "display_every"))
+    assert config.frame_count(s.epochs, s.display_every) <= config.MAX_FRAMES
+    assert all(math.isfinite(v) for _, v in s.init)
+    again = config.validate(json.loads(json.dumps(s.as_dict())))  # run.json's settings validate to the same
+    assert again == s
+
+
+def outcome(make):
+    """Settings, or the one-line message of the SettingsError."""
+    try:
+        return make()
+    except SettingsError as err:
+        return str(err)
+
+
+@CHEAP
+@given(valid_raw())
+def test_every_setting_can_come_from_the_command_line(raw):
+    """--set SECTION.KEY=VALUE for every key gives what the same values in the file give."""
+    merged = tomllib.loads(LESSON_TOML.read_text(encoding="utf-8"))
+    for section, table in raw.items():
+        merged.setdefault(section, {}).update(table)
+    assert outcome(lambda: config.load(LESSON_TOML, as_overrides(raw))) == outcome(lambda: config.validate(merged))
+
+
+@CHEAP
+@given(st.integers(1, 10**6), st.data())
+def test_frame_count_is_the_number_of_snapshots(epochs, data):
+    every = data.draw(st.integers(1, epochs))
+    assert config.frame_count(epochs, every) == len(train.snapshot_epochs(epochs, every))
+
+
+@CHEAP
+@given(finite(-1e308, 1e308) | st.sampled_from([0.0, 709.0, -709.0, 710.0, -710.0, 745.2, -745.2, 1e4, -1e4]))
+def test_sigmoid_is_safe_everywhere_and_the_scalar_formula_agrees(z):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise", under="ignore"):
+            vector, scalar, mirror = float(sigmoid(z)), formulas.sigma(z), float(sigmoid(-z))
+    assert 0.0 <= vector <= 1.0 and math.isclose(vector, scalar, rel_tol=1e-15, abs_tol=1e-300)
+    assert math.isclose(vector + mirror, 1.0, rel_tol=1e-15)
+
+
+SMALL_SETTINGS = valid_raw(x=finite(-50, 50), layers=layer_lists(max_hidden=2, max_nodes=4), max_epochs=60,
+                           values=finite(-5, 5), rates=finite(1e-3, 20))
+
+
+@TRAINING
+@given(SMALL_SETTINGS)
+def test_training_records_what_the_network_computes(raw):
+    s = config.validate(raw)
+    run = train.train(s)
+    network = s.network
+    assert len(run.losses) == s.epochs and run.param_names == network.param_names
+    assert [snap.epoch for snap in run.snapshots] == train.snapshot_epochs(s.epochs, s.display_every)
+    assert run.snapshots[0].params == tuple(v for _, v in s.init)
+    for snap in run.snapshots:
+        loss, grads = loss_and_gradient(network, snap.params, s.points)
+        assert math.isclose(snap.loss, loss, rel_tol=1e-12, abs_tol=1e-15)
+        assert snap.loss == run.losses[snap.epoch - 1]
+        np.testing.assert_allclose(snap.grads, grads, rtol=1e-10, atol=1e-14)
+    last = run.snapshots[-1]
+    assert last.epoch == s.epochs
+    np.testing.assert_allclose(run.final_params, np.array(last.params) - s.learning_rate * np.array(last.grads),
+                               rtol=1e-12, atol=1e-12)
+    assert math.isclose(run.final_loss, loss_and_gradient(network, run.final_params, s.points)[0],
+                        rel_tol=1e-12, abs_tol=1e-15)
+    assert all(math.isfinite(v) and 0 <= v <= 1 for v in (*run.losses, run.final_loss))
+
+
+# ------------------------------------------------------------------ random valid settings, built
+
+def known_to_build(raw: dict) -> bool:
+    """Leaves out settings that break the build for reasons pinned below (content, formulas)."""
+    layers = raw["network"]["layers"]
+    labels = [y >= 0.5 for _, y in raw["data"]["points"]]
+    return layers[1] >= 2 and math.prod(layers[1:-1]) <= 16 and any(labels) and not all(labels)
+
+
+# x and the steps stay moderate: with x in the thousands the prose's own sigma overflows (pinned in
+# tests/test_safety.py, test_extreme_but_valid_settings_build_cleanly[far-and-wide]).
+BUILDABLE = valid_raw(x=finite(-10, 10), layers=layer_lists(max_hidden=2, max_nodes=4), max_epochs=400,
+                      values=finite(-4, 4), rates=finite(1e-2, 5)).filter(known_to_build)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    """A private copy of content/ and templates/ (others edit the live ones while tests run)."""
+    tmp = tmp_path_factory.mktemp("sources")
+    shutil.copytree(ROOT / "content", tmp / "content")
+    shutil.copytree(ROOT / "templates", tmp / "templates")
+    return {"content": tmp / "content", "templates": tmp / "templates"}
+
+
+def strict_json(path: Path):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def built_sites(tmp_path_factory):
+    return tmp_path_factory.mktemp("random-builds")
+
+
+def write_settings(raw: dict, path: Path) -> Path:
+    path.write_text("".join(f"[{section}]\n" + "".join(f"{key} = {toml_value(value)}\n" for key, value in table.items())
+                            for section, table in raw.items()), encoding="utf-8")
+    return path
+
+
+def fresh(paths: Paths) -> Paths:
+    """The same paths without the build cache: every step really runs."""
+    return replace(paths, cache=None)
+
+
+@BUILDS
+@given(raw=BUILDABLE)
+def test_random_valid_settings_build_a_consistent_site(raw, sources, built_sites):
+    settings_file = write_settings(raw, built_sites / "lesson.toml")
+    out = built_sites / "site"  # the same folder every time: each build replaces the last one
+    build(fresh(Paths(config=settings_file, out=out, **sources)))
+    s = config.validate(raw)
+    record = strict_json(out / "data" / "run.json")
+    assert record["settings"] == s.as_dict()
+    assert record["param_names"] == list(s.network.param_names)
+    assert len(record["loss"]) == s.epochs
+    snapshots = record["snapshots"]
+    assert [snap["epoch"] for snap in snapshots] == train.snapshot_epochs(s.epochs, s.display_every)
+    for snap in snapshots:
+        assert snap["loss"] == record["loss"][snap["epoch"] - 1]
+        assert list(snap["params"]) == list(snap["grads"]) == record["param_names"]
+    start = snapshots[0]["params"]
+    assert [start[name] for name in record["param_names"]] == [v for _, v in s.init]
+    final = record["final"]
+    recomputed, _ = loss_and_gradient(s.network, [final["params"][n] for n in record["param_names"]], s.points)
+    assert math.isclose(final["loss"], recomputed, rel_tol=1e-12, abs_tol=1e-15)
+    csv = (out / "data" / "run.csv").read_text(encoding="utf-8").splitlines()
+    assert len(csv) == s.epochs + 1 and float(csv[-1].split(",")[1]) == record["loss"][-1]
+    assert len(list((out / "animation" / "frames").glob("*.png"))) == len(snapshots)
+    assert (out / output.MARKER).is_file() and dot_folders_beside(out) == []
+
+
+# ------------------------------------------------------------------ invalid settings
+
+NOT_A_NUMBER = st.one_of(st.text(max_size=8), st.booleans(), st.lists(st.integers(), max_size=2),
+                         st.dictionaries(st.text(max_size=3), st.integers(), max_size=1),
+                         st.sampled_from([math.nan, math.inf, -math.inf]))
+NOT_WHOLE = st.one_of(NOT_A_NUMBER, finite(-1e9, 1e9).filter(lambda v: v != int(v)))
+
+
+@st.composite
+def broken(draw):
+    """(what is broken, the key the message must name, raw settings with exactly that broken)."""
+    return draw(st.sampled_from(BROKEN_KINDS).flatmap(lambda kind: st.builds(lambda case: (kind, *case),
+                                                                             breaking(kind))))
+
+
+BROKEN_KINDS = [
+    "points-type", "points-few", "point-shape", "point-x", "point-x-far", "point-y", "point-y-range",
+    "layers-type", "layers-count", "layers-node", "layers-ends", "layers-wide",
+    "param", "param-missing", "param-unknown", "random", "seed",
+    "rate", "rate-not-positive", "epochs", "epochs-range", "every", "every-range", "every-frames",
+    "section-unknown", "section-not-table", "key-unknown",
+]
+
+
+@st.composite
+def breaking(draw, kind: str):
+    """(key the message must name, raw settings with `kind` broken)."""
+    raw = draw(valid_raw(layers=layer_lists(max_hidden=2), max_epochs=1000))
+    epochs = raw["train"]["epochs"]
+    names = Network(tuple(raw["network"]["layers"])).param_names
+    points = raw["data"]["points"]
+    k = draw(st.integers(0, len(points) - 1))
+    if kind == "points-type":
+        raw["data"]["points"] = draw(st.one_of(st.text(max_size=5), st.integers(), st.booleans()))
+        return "data.points", raw
+    if kind == "points-few":
+        raw["data"]["points"] = points[:draw(st.integers(0, 1))]
+        return "data.points", raw
+    if kind == "point-shape":
+        points[k] = draw(st.one_of(st.lists(finite(0, 1), max_size=1), st.lists(finite(0, 1), min_size=3, max_size=4),
+                                   finite(0, 1), st.text(max_size=3)))
+        return f"data.points[{k}]", raw
+    if kind == "point-x":
+        points[k][0] = draw(NOT_A_NUMBER)
+        return f"data.points[{k}] x", raw
+    if kind == "point-x-far":
+        points[k][0] = draw(st.floats(config.MAX_ABS_X, 1e308, exclude_min=True)) * draw(st.sampled_from([1, -1]))
+        return f"data.points[{k}] x", raw
+    if kind == "point-y":
+        points[k][1] = draw(NOT_A_NUMBER)
+        return f"data.points[{k}] y", raw
+    if kind == "point-y-range":
+        points[k][1] = draw(finite(1.000001, 1e9) | finite(-1e9, -1e-9))
+        return f"data.points[{k}] y", raw
+    layers = raw["network"]["layers"]
+    if kind == "layers-type":
+        raw["network"]["layers"] = draw(st.one_of(st.text(max_size=4), st.integers(), st.booleans()))
+        return "network.layers", raw
+    if kind == "layers-count":
+        raw["network"]["layers"] = draw(st.sampled_from([[], [1], [1, 2, 2, 2, 2, 2, 1], [1] * 9]))
+        return "network.layers", raw
+    if kind == "layers-node":
+        j = draw(st.integers(0, len(layers) - 1))
+        layers[j] = draw(st.one_of(NOT_WHOLE, st.integers(-5, 0)))
+        return "network.layers", raw  # the message names network.layers[j] or network.layers
+    if kind == "layers-ends":
+        layers[draw(st.sampled_from([0, -1]))] = draw(st.integers(2, 9))
+        return "network.layers", raw
+    if kind == "layers-wide":
+        layers[draw(st.integers(0, len(layers) - 1))] = draw(st.integers(config.MAX_NODES + 1, 10**6))
+        return "network.layers", raw
+    init = raw["init"]
+    if kind == "param":
+        name = draw(st.sampled_from(names))
+        init[name] = draw(NOT_A_NUMBER)
+        return f"init.{name}", raw
+    if kind == "param-missing":
+        init.pop("random", None)
+        name = draw(st.sampled_from(names))
+        for each in names:
+            init.setdefault(each, 0.5)
+        del init[name]
+        return f"init.{name}", raw
+    if kind == "param-unknown":
+        init.pop("random", None)
+        name = draw(st.from_regex(r"\A[a-z][a-z0-9_]{0,8}\Z")).strip()
+        if name in names or name in ("random", "seed"):
+            name += "_x"
+        init[name] = 0.5
+        return f"init.{name}", raw
+    if kind == "random":
+        init["random"] = draw(st.one_of(st.integers(), st.text(max_size=4), finite(-2, 2)))
+        return "init.random", raw
+    if kind == "seed":
+        init["seed"] = draw(st.one_of(NOT_WHOLE, st.integers(max_value=-1)))
+        return "init.seed", raw
+    table = raw["train"]
+    if kind == "rate":
+        table["learning_rate"] = draw(NOT_A_NUMBER)
+        return "train.learning_rate", raw
+    if kind == "rate-not-positive":
+        table["learning_rate"] = draw(finite(-1e9, 0) | st.just(0))
+        return "train.learning_rate", raw
+    if kind == "epochs":
+        table["epochs"] = draw(NOT_WHOLE)
+        return "train.epochs", raw
+    if kind == "epochs-range":
+        table["epochs"] = draw(st.integers(max_value=0) | st.integers(config.MAX_EPOCHS + 1, 10**12))
+        return "train.epochs", raw
+    if kind == "every":
+        table["display_every"] = draw(NOT_WHOLE)
+        return "train.display_every", raw
+    if kind == "every-range":
+        table["display_every"] = draw(st.integers(max_value=0) | st.integers(epochs + 1, epochs + 10**6))
+        return "train.display_every", raw
+    if kind == "every-frames":
+        table["epochs"] = draw(st.integers(config.MAX_FRAMES + 1, config.MAX_EPOCHS))
+        table["display_every"] = draw(st.integers(1, table["epochs"] // (config.MAX_FRAMES + 1)))
+        return "train.display_every", raw
+    if kind == "section-unknown":
+        name = draw(st.from_regex(r"\A[a-z]{1,8}\Z").filter(lambda n: n not in config.KNOWN_KEYS))
+        raw[name] = {"x": 1}
+        return name, raw
+    if kind == "section-not-table":
+        section = draw(st.sampled_from(list(config.KNOWN_KEYS)))
+        raw[section] = draw(st.one_of(st.integers(), st.text(max_size=4), st.lists(st.integers(), max_size=2)))
+        return section, raw
+    section = draw(st.sampled_from(["data", "network", "train"]))
+    key = draw(st.from_regex(r"\A[a-z_]{1,10}\Z").filter(lambda n: n not in config.KNOWN_KEYS[section]))
+    raw[section][key] = 1
+    return f"{section}.{key}", raw
+
+
+def check_one_line(message: str, key: str) -> None:
+    assert "\n" not in message
+    assert message.startswith(key), (key, message)
+    assert ": expected " in message and ", got " in message, message
+
+
+@CHEAP
+@given(broken())
+def test_invalid_settings_fail_with_one_line_naming_the_key(case):
+    _, key, raw = case
+    with pytest.raises(SettingsError) as info:
+        config.validate(raw)
+    check_one_line(str(info.value), key)
+
+
+@CHEAP
+@given(st.text(max_size=80))
+def test_any_text_after_set_is_settings_or_one_line(text):
+    try:
+        config.load(LESSON_TOML, [text])
+    except SettingsError as err:
+        assert "\n" not in str(err) and ": expected " in str(err)
+
+
+@CHEAP
+@given(text=st.text(max_size=200))
+def test_any_settings_file_is_settings_or_one_line(text, tmp_path_factory):
+    path = tmp_path_factory.mktemp("toml", numbered=True) / "lesson.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        config.load(path)
+    except SettingsError as err:
+        assert "\n" not in str(err) and ": expected " in str(err)
+
+
+@pytest.fixture(scope="module")
+def existing_site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("existing") / "site"
+    output.write_site({"index.html": b"<!doctype html><title>kept</title>", "data/run.json": b"{}"}, out)
+    return out, tree_hashes(out)
+
+
+@CLI
+# Kinds that --set cannot say (a section that is not a table), or that the settings file would
+# mend (a missing parameter is taken from content/lesson.toml), are left out.
+@given(case=broken().filter(lambda case: case[0] not in ("section-not-table", "param-missing")))
+def test_invalid_settings_on_the_command_line_exit_1_and_leave_the_site(case, existing_site):
+    _, key, raw = case
+    out, before = existing_site
+    args = [arg for item in as_overrides(raw) for arg in ("--set", item)]
+    result = run_cli("--out", str(out), "-q", *args, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("build.py: error: "), result.stderr
+    assert tree_hashes(out) == before and dot_folders_beside(out) == []
+
+
+# ------------------------------------------------------------------ known faults (strict xfails)
+# Found by the properties above; each is valid settings that the build cannot handle yet because
+# of code outside the settings. When one is fixed its xfail turns into a failure: drop the mark
+# and widen `known_to_build`.
+
+KNOWN_FAULTS = {
+    "one-hidden-unit": (["network.layers=[1,1,1]", "init.random=true"], ContentError,
+                        "content/*/04-init.md reads init.w12_1, which a first layer of one unit does not have"),
+    "one-class-data": (["data.points=[[1,0],[2,0],[3,0]]"], ContentError,
+                       "content/en/02-data.md takes the min of the sizes that fit, an empty list here"),
+    "zero-loss": (["data.points=[[1,1],[2,1]]", "init.b1_2=100"], ContentError,
+                  "sigma(100) is exactly 1.0, so every loss is 0: content/en/06-epochs.md divides by it, and "
+                  "engine/figures.py warns about a non-positive log-scale limit"),
+    "many-paths": (["network.layers=[1,9,9,1]", "init.random=true"], FormulaError,
+                   "engine/formulas.py writes out every one of the 81 paths to w11_1: KaTeX stops at its "
+                   "maxExpand limit (Too many expansions)"),
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=error, reason=reason))
+    for name, (_, error, reason) in KNOWN_FAULTS.items()])
+def test_known_faults_still_break_the_build(name, sources, tmp_path):
+    overrides = KNOWN_FAULTS[name][0] + ["train.epochs=30", "train.display_every=10"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build(fresh(Paths(config=LESSON_TOML, out=tmp_path / "site", **sources)), overrides)
