@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import signal
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -319,27 +318,22 @@ class Workers:
         can = (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
         self.pool = None
         if wanted and can:
-            self.pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=load_matplotlib)
-            for _ in range(2):  # start both workers now, so they load matplotlib during training
-                self.pool.submit(int)
+            # multiprocessing's Pool, not concurrent.futures: its terminate() also stops
+            # workers in the middle of a job, so Ctrl-C never leaves the build waiting.
+            self.pool = multiprocessing.get_context("fork").Pool(2, initializer=load_matplotlib)
 
     def start(self, jobs: list[Callable]) -> Callable[[], list]:
         """Start the jobs; return a function that waits for their results, in order."""
         if self.pool is None:
             return lambda: [job() for job in jobs]
-        futures = [self.pool.submit(job) for job in jobs]
-        return lambda: [future.result() for future in futures]
+        pending = [self.pool.apply_async(job) for job in jobs]
+        return lambda: [result.get() for result in pending]
 
     def close(self) -> None:
         """Stop the worker processes, also in the middle of a job (after an error or Ctrl-C)."""
-        if self.pool is None:
-            return
-        workers = list(getattr(self.pool, "_processes", {}).values())
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
-            worker.terminate()
-            worker.join()
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
 
 
 def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache) -> dict[str, bytes]:

@@ -112,13 +112,18 @@ def alt_warnings(pages: dict[str, str]) -> list[str]:
 
 def unused_settings(settings_file: Path, overrides: list[str], settings: config.Settings) -> list[str]:
     """Settings that are listed (in the file or with --set) but do not change the build."""
-    listed = set(config.read_file(settings_file).get("init", {}))
+    in_file = config.read_file(settings_file).get("init", {})
+    overridden = set()
     for item in overrides:
         section, _, name = config.parse_override(item)[0].partition(".")
         if section == "init":
-            listed.add(name)
+            overridden.add(name)
+    listed = set(in_file) | overridden
     if settings.init_random:
-        values = sorted(listed - config.KNOWN_KEYS["init"])
+        # `--set init.random=true` is the quick way to try a random start: the file's values then
+        # stand aside as meant. Values given beside `random = true`, in the file or with --set, are not.
+        beside = overridden | (set(in_file) if in_file.get("random") is True else set())
+        values = sorted(beside - config.KNOWN_KEYS["init"])
         if values:
             return [f"init.{', init.'.join(values)}: not used, since init.random = true "
                     f"draws every parameter (with init.seed = {settings.init_seed})"]

@@ -20,3 +20,20 @@ def launch(playwright, profile: Path, **options):
     options.setdefault("viewport", {"width": 1280, "height": 900})
     return playwright.chromium.launch_persistent_context(
         str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, **options)
+
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page, one line each."""
+    # Evaluated through the driver: the pages' policy (script-src 'self') refuses an injected <script>.
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
+    return page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ['violations'], preload: false});
+            return result.violations
+              .filter(v => v.impact === 'serious' || v.impact === 'critical')
+              .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+        }"""
+    )

@@ -77,3 +77,19 @@ def browser(playwright, tmp_path_factory):
     context = launch(playwright, tmp_path_factory.mktemp("profile"))
     yield context
     context.close()
+
+
+@pytest.fixture()
+def page(browser):
+    """A fresh page that must log no error; the reader's saved theme never leaks into other tests."""
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    try:
+        if page.url.startswith("file:"):
+            page.evaluate("() => { try { localStorage.clear(); } catch (e) {} }")
+    finally:
+        page.close()
+    assert not errors, errors

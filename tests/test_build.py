@@ -8,7 +8,6 @@ builds stop before training or writing and cost little.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os

@@ -35,15 +35,6 @@ def record(default_site):
     return json.loads((default_site / "data" / "run.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture()
-def page(browser):
-    page = browser.new_page()
-    errors = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    page.close()
-    assert not errors, errors
 
 
 def open_lesson(page, site, lang, fragment=""):

@@ -7,14 +7,14 @@ contrast checks in dark mode, and the layout under print media.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+
+from chromium import serious_violations
 
 LANGS = ("zh", "en")
 PAGES = ["index.html", "zh/index.html", "en/index.html"]
 TOGGLE_NAMES = {"index.html": "深色模式 / Dark mode", "zh/index.html": "深色模式", "en/index.html": "Dark mode"}
-AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def luminance(css_colour: str) -> float:
@@ -22,22 +22,6 @@ def luminance(css_colour: str) -> float:
     parts = [float(v) for v in css_colour[css_colour.index("(") + 1:-1].replace("/", ",").split(",")[:3]]
     linear = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in parts]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-@pytest.fixture()
-def page(browser):
-    """A fresh page; the theme the reader chose (kept in localStorage) never leaks into other tests."""
-    page = browser.new_page()
-    errors = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    try:
-        if page.url.startswith("file:"):
-            page.evaluate("() => { try { localStorage.clear(); } catch (e) {} }")
-    finally:
-        page.close()
-    assert not errors, errors
 
 
 def open_page(page, site, name, scheme="light", media="screen"):
@@ -144,16 +128,7 @@ def test_no_serious_accessibility_violations_in_dark_mode(page, default_site, na
         # One formula card open, with its marked term, so its colours are checked too.
         page.focus(".diagram-backward .dg-edge")
         page.wait_for_selector(".diagram-backward .card.open", state="visible")
-    # Evaluated through the driver: the pages' policy (script-src 'self') refuses an injected <script>.
-    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
-    violations = page.evaluate(
-        """async () => {
-            const result = await axe.run(document, {resultTypes: ['violations'], preload: false});
-            return result.violations
-              .filter(v => v.impact === 'serious' || v.impact === 'critical')
-              .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
-        }"""
-    )
+    violations = serious_violations(page)
     assert not violations, f"{name} (dark): {violations}"
 
 

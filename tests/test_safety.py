@@ -328,9 +328,6 @@ def test_ctrl_c_in_a_real_build_leaves_the_old_site_or_the_complete_new_one(ctrl
         assert INTERRUPTED in stderr.splitlines(), stderr
 
 
-@pytest.mark.xfail(strict=False, reason="engine/pipeline.py's drawing workers (ProcessPoolExecutor) take Ctrl-C "
-                                        "themselves: they print tracebacks, and now and then one survives and "
-                                        "waits for work, so the interrupted build never exits (see the report)")
 @pytest.mark.parametrize("moment", ["helpers-started", "helpers-started+0.5s"])
 def test_ctrl_c_mid_build_ends_promptly_with_one_line(ctrl_c_results, moment):
     code, stderr, *_, hung = ctrl_c_results[moment]
@@ -639,10 +636,6 @@ def test_diverging_training_stops_the_build_naming_the_epoch_and_the_setting(div
     assert after == before and leftovers(out) == []
 
 
-@pytest.mark.xfail(strict=True, reason="engine/train.py lets numpy print RuntimeWarnings (overflow in the update, "
-                                       "invalid value in network.forward) before the one-line error; "
-                                       "the training loop needs np.errstate(over='ignore', invalid='ignore') "
-                                       "since check_finite() already catches what they warn about")
 def test_diverging_training_prints_exactly_one_line(diverging_cli):
     result, *_ = diverging_cli
     assert result.stderr.count("\n") == 1, result.stderr
@@ -671,10 +664,7 @@ def extreme_builds(tmp_path_factory):
 
 @pytest.mark.parametrize("name", [
     *(name for name in EXTREME if name != "far-and-wide"),
-    pytest.param("far-and-wide", marks=pytest.mark.xfail(strict=True, reason=(
-        "content/zh/10-results.md computes sigma with 2.718281828459045 ** (-z) and content/en/10-results.md "
-        "with e ** (-b1_2): OverflowError once z < -709 (here w * x with x in the thousands); "
-        "the prose should call sigmoid(), which the pages provide"))),
+    "far-and-wide",
 ])
 def test_extreme_but_valid_settings_build_cleanly(extreme_builds, name):
     tmp, results = extreme_builds
@@ -807,8 +797,6 @@ def test_no_ui_string_adds_markup_except_the_known_code_caption(injected_site):
     assert set(leaked_strings(injected_site)) <= set(CODE_CAPTION)
 
 
-@pytest.mark.xfail(strict=True, reason="engine/pages.py PageRenderer.code() puts strings.toml's code_caption into "
-                                       "a Markup f-string unescaped; it should escape it first")
 def test_no_ui_string_adds_markup(injected_site):
     assert leaked_strings(injected_site) == []
 
