@@ -37,7 +37,8 @@ BUILD = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {root!r})
     from engine.pipeline import Paths, build
-    cache = None if {cache!r} is None else Path({cache!r})
+    cache = {cache!r}
+    cache = Path(cache) if cache else None
     build(Paths(content=Path({content!r}), out=Path({out!r}), cache=cache), {overrides!r})
 """)
 
