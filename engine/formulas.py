@@ -265,9 +265,8 @@ def param_node(name: str) -> tuple[int, int]:
     return int(layer), int(body[-1])
 
 
-def sample_gradient(network: Network, values: dict[str, float], x: float, y: float, name: str):
-    """dE_k/d(name) for one sample: the sum over paths of the products of local derivatives."""
-    nodes = node_values(network, values, x)
+def sample_gradient(network: Network, values: dict[str, float], nodes: NodeValues, y: float, name: str):
+    """dE_k/d(name) for one sample (its node values and label): the sum over paths of products."""
     paths = [path_factors(values, nodes, y, name, path) for path in paths_to_output(network, *param_node(name))]
     return paths, sum(math.prod(f.value for f in factors) for factors in paths)
 
@@ -279,11 +278,12 @@ def gradient_formulas(network: Network, values: dict[str, float], points: Sequen
     _, engine_grads = loss_and_gradient(network, params, points)
     _, engine_example = loss_and_gradient(network, params, [points[example]])
     n = len(points)
+    samples = [node_values(network, values, x) for x, _ in points]  # z and a of every node, once per sample
     formulas = []
     for p, name in enumerate(network.param_names):
-        per_sample = [sample_gradient(network, values, x, y, name)[1] for x, y in points]
+        per_sample = [sample_gradient(network, values, nodes, y, name)[1] for nodes, (_, y) in zip(samples, points)]
         mean = math.fsum(per_sample) / n
-        paths, value_k = sample_gradient(network, values, *points[example], name)
+        paths, value_k = sample_gradient(network, values, samples[example], points[example][1], name)
         target = latex_name(name)
         products, numbers, _ = sum_of_paths(paths)
         k = example + 1

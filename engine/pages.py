@@ -209,7 +209,7 @@ def alt_texts(run: Run, strings: dict, lang: str) -> dict[str, str]:
     final_curve = predict(run.settings.network, run.final_params, xs_curve)
     common = {"n": v["n"], "fit_lo": fit_lo, "fit_hi": fit_hi, "fit_count": len(fit),
               "fail_count": len(fail), "epochs": v["epochs"], "frames": v["frame_count"],
-              "first_loss": sig(run.losses[0]), "last_loss": sig(run.losses[-1])}
+              "first_loss": sig(run.losses[0]), "last_loss": sig(run.losses[-1]), "wrong": misclassified(run)}
     alt = strings[lang]["alt"]
     return {
         "scatter": alt["scatter"].format(**common),
@@ -217,11 +217,11 @@ def alt_texts(run: Run, strings: dict, lang: str) -> dict[str, str]:
                                          y_max=fixed(init_curve.max(), 2), loss=sig(run.initial.loss)),
         "final": alt["final" if v["fits_all"] else "final_stuck"].format(
             **common, y_min=fixed(final_curve.min(), 2), y_max=fixed(final_curve.max(), 2),
-            loss=sig(run.final_loss), wrong=misclassified(run)),
+            loss=sig(run.final_loss)),
         "loss": alt["loss"].format(**common),
         "animation": alt["animation"].format(**common),
         "hidden": alt["hidden" if v["fits_all"] else "hidden_stuck"].format(
-            **common, units=run.settings.layers[1], wrong=misclassified(run),
+            **common, units=run.settings.layers[1],
             hidden_desc=alt["unit_join"].join(hidden_units(run, alt))),
     }
 
