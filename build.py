@@ -24,23 +24,37 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from engine.config import SETTINGS_HELP, SettingsError
-from engine.formulas import FormulaMismatch
-from engine.mathtex import FormulaError
-from engine.output import OutputError, compare_sites
-from engine.pages import LANGS, ContentError
-from engine.pipeline import Paths, build
-from engine.single_file import SingleFileError
-from engine.strict import StrictError
-from engine.train import TrainingDiverged
+from engine.workers import Helpers
+
+# The rest of the engine is imported in the functions below, after a build has
+# started its helper processes: their start-up then overlaps those imports.
 
 ROOT = Path(__file__).resolve().parent
-USER_ERRORS = (SettingsError, ContentError, FormulaError, FormulaMismatch, OutputError, TrainingDiverged,
-               SingleFileError)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The errors that are the user's to fix: one line and exit 1, never a traceback."""
+    from engine.config import SettingsError
+    from engine.formulas import FormulaMismatch
+    from engine.mathtex import FormulaError
+    from engine.output import OutputError
+    from engine.pages import ContentError
+    from engine.single_file import SingleFileError
+    from engine.train import TrainingDiverged
+    return (SettingsError, ContentError, FormulaError, FormulaMismatch, OutputError, TrainingDiverged,
+            SingleFileError)
+
+
+def plain_build(argv: list[str]) -> bool:
+    """Whether the command line asks for a build in this process (not help, the preview or the check)."""
+    return argv[:1] != ["serve"] and not {"-h", "--help", "--check-reproducible"} & set(argv)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Read the command line (`serve` first: the live preview); --help lists every option and every setting."""
+    from engine.config import SETTINGS_HELP
+    from engine.pages import LANGS
+    from engine.pipeline import Paths
     serving = argv[:1] == ["serve"]
     settings = "\n".join(f"  {key:<22} {text}" for key, text in SETTINGS_HELP.items())
     parser = argparse.ArgumentParser(
@@ -90,11 +104,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def build_afresh(paths: Paths, overrides: list[str]) -> str | None:
+def build_afresh(paths, overrides: list[str]) -> str | None:
     """One build that reuses nothing from earlier builds; the error line, or None if it succeeded."""
+    from engine.pipeline import build
     try:
         build(replace(paths, cache=None), overrides)  # cached results would hide a difference
-    except USER_ERRORS as err:
+    except user_errors() as err:
         return f"build.py: error: {err}"
     return None
 
@@ -107,6 +122,8 @@ def ignore_ctrl_c() -> None:
 
 def check_reproducible(args: argparse.Namespace) -> int:
     """Build the same settings twice in two fresh processes and folders; 0 if every byte is the same."""
+    from engine.output import compare_sites
+    from engine.pipeline import Paths
     sources = Paths(config=args.config, content=args.content, templates=args.templates)
     with tempfile.TemporaryDirectory(prefix="lesson-reproducible-") as tmp:
         # Two folders with different names and paths, so a path that leaks into a file shows up.
@@ -161,7 +178,22 @@ def describe(report) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the build and report what it made."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    helpers = Helpers() if plain_build(argv) else None
+    try:
+        return run(argv, helpers and helpers.start())
+    except KeyboardInterrupt:   # while the engine was still being imported
+        print("build.py: interrupted; the previous site is unchanged", file=sys.stderr)
+        return 130
+    finally:
+        if helpers is not None:
+            helpers.close()
+
+
+def run(argv: list[str], helpers: Helpers | None) -> int:
+    """The command line's work, once the helpers (if any) are on their way."""
+    start = time.perf_counter()
+    args = parse_args(argv)
     if args.check_reproducible:
         try:
             return check_reproducible(args)
@@ -172,11 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         from engine.serve import serve
         return serve(build_command(args), args.out, [args.content, args.templates, ROOT / "engine"], args.config,
                      args.port, say)
-    start = time.perf_counter()
+    from engine.pipeline import Paths, build
+    from engine.strict import StrictError
     paths = Paths(config=args.config, content=args.content, templates=args.templates, out=args.out,
                   cache=None if args.no_cache else Paths.cache)
     try:
-        report = build(paths, args.overrides, ProgressBars(not args.quiet and sys.stderr.isatty()), args.strict)
+        report = build(paths, args.overrides, ProgressBars(not args.quiet and sys.stderr.isatty()), args.strict,
+                       helpers)
         if args.single_file:
             from engine.single_file import single_page
             page = single_page(report.out, args.lang)
@@ -185,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in err.warnings:
             print(f"build.py: error: {line} (--strict)", file=sys.stderr)
         return 1
-    except USER_ERRORS as err:
+    except user_errors() as err:
         print(f"build.py: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -231,6 +265,7 @@ def write_file(path: Path, data: bytes) -> None:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
         if isinstance(err, OSError):
+            from engine.output import OutputError
             raise OutputError(f"--single-file: expected a file that can be written, got {path} "
                               f"({err.strerror or err})") from None
         raise

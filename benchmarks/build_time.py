@@ -32,14 +32,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# As build.py does it: the helper processes start before the engine is imported.
 BUILD = textwrap.dedent("""
     import sys
     from pathlib import Path
     sys.path.insert(0, {root!r})
+    from engine.workers import Helpers
+    helpers = Helpers().start()
     from engine.pipeline import Paths, build
     cache = {cache!r}
     cache = Path(cache) if cache else None
-    build(Paths(content=Path({content!r}), out=Path({out!r}), cache=cache), {overrides!r})
+    build(Paths(content=Path({content!r}), out=Path({out!r}), cache=cache), {overrides!r}, helpers=helpers)
 """)
 
 NAIVE = textwrap.dedent("""
@@ -198,7 +201,8 @@ def main() -> None:
         print("site")
         print(f"  GIF                                    {(out / 'animation' / 'training.gif').stat().st_size / 1024:7.0f} KiB")
         print(f"  PNG frames                             {folder_bytes(out / 'animation' / 'frames') / 1024:7.0f} KiB")
-        print(f"  whole site                             {folder_bytes(out) / 2**20:7.2f} MiB")
+        total = folder_bytes(out)
+        print(f"  whole site                             {total / 1e6:7.2f} MB ({total / 2**20:.2f} MiB)")
         for page in ("index.html", "en/index.html", "zh/index.html"):
             seen = first_screen_bytes(out, page)
             if seen:

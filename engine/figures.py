@@ -15,6 +15,7 @@ bytes; writing them is the job of `engine.output`.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,13 @@ from engine.train import Run
 # text keeps DejaVu Sans. One family where it suffices: fallbacks cost time.
 LATIN_FONTS = ["DejaVu Sans"]
 CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "DejaVu Sans"]
+# Figures keep their words as SVG text (smaller, selectable, read by screen
+# readers), so a reader's browser picks the font: these follow matplotlib's.
+WEB_FONTS = {
+    "'DejaVu Sans'": "'DejaVu Sans',Verdana,sans-serif",
+    "'Noto Sans CJK SC', 'Noto Sans CJK JP', 'WenQuanYi Micro Hei', 'DejaVu Sans'":
+        "'Noto Sans CJK SC','PingFang SC','Hiragino Sans GB','Microsoft YaHei','WenQuanYi Micro Hei',sans-serif",
+}
 INK = "#1f2933"
 GRID = "#d9dee5"
 CURVE = "#3559c7"
@@ -62,13 +70,18 @@ class Labels:
     recommended: str  # title of the recommended start
     seed: str       # title of a random start, with {seed}
 
+    @property
+    def fonts(self) -> list[str]:
+        """The font families for these words: a CJK font first if any word needs one."""
+        needs_cjk = any(ord(c) >= 0x2E80 for c in vars(self).values() for c in c)
+        return CJK_FONTS if needs_cjk else LATIN_FONTS
 
-def configure_matplotlib(words: str = "") -> None:
+
+def configure_matplotlib() -> None:
     """Fix fonts and output metadata so figures look the same and are byte-identical."""
-    needs_cjk = any(ord(c) >= 0x2E80 for c in words)
-    rcParams["font.family"] = CJK_FONTS if needs_cjk else LATIN_FONTS
+    rcParams["font.family"] = LATIN_FONTS   # numbers and symbols; words get their language's fonts
     rcParams["svg.hashsalt"] = "backprop-lesson"
-    rcParams["svg.fonttype"] = "path"
+    rcParams["svg.fonttype"] = "none"
     rcParams["axes.edgecolor"] = INK
     rcParams["axes.labelcolor"] = INK
     rcParams["xtick.color"] = INK
@@ -91,17 +104,18 @@ def curve_xs(run: Run) -> np.ndarray:
     return np.linspace(*x_range(run), CURVE_SAMPLES)
 
 
-def draw_points(ax, run: Run, labels: Labels | None = None) -> None:
-    """Scatter the data, coloured by label, on fixed axes."""
+def draw_points(ax, run: Run) -> tuple:
+    """Scatter the data, coloured by label, on fixed axes; return the two groups (y = 1, y = 0)."""
     points = np.asarray(run.settings.points)
-    for target, colour, marker, name in ((1, FITS, "o", labels and labels.fits),
-                                         (0, FAILS, "X", labels and labels.fails)):
+    groups = []
+    for target, colour, marker in ((1, FITS, "o"), (0, FAILS, "X")):
         mask = points[:, 1] >= 0.5 if target else points[:, 1] < 0.5
-        ax.scatter(points[mask, 0], points[mask, 1], s=46, c=colour, marker=marker,
-                   edgecolors="white", linewidths=0.8, zorder=3, label=name or None)
+        groups.append(ax.scatter(points[mask, 0], points[mask, 1], s=46, c=colour, marker=marker,
+                                 edgecolors="white", linewidths=0.8, zorder=3))
     ax.set_xlim(*x_range(run))
     ax.set_ylim(-0.08, 1.08)
     ax.grid(True, color=GRID, linewidth=0.6)
+    return tuple(groups)
 
 
 def svg_bytes(fig: Figure) -> bytes:
@@ -109,7 +123,19 @@ def svg_bytes(fig: Figure) -> bytes:
     buffer = io.StringIO()
     FigureCanvasAgg(fig)
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
-    return buffer.getvalue().encode("utf-8")
+    return tidy_svg(buffer.getvalue()).encode("utf-8")
+
+
+def tidy_svg(svg: str) -> str:
+    """matplotlib's SVG in fewer bytes, drawn the same: no metadata, indentation or
+    group ids, coordinates to 1/100 of a point, and web fonts after matplotlib's."""
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"\n\s*", "\n", svg).replace(" \n", " ")
+    svg = re.sub(r'<g id="[^"]*">', "<g>", svg)
+    svg = re.sub(r"\d+\.\d{3,}", lambda m: f"{float(m.group(0)):.2f}".rstrip("0").rstrip("."), svg)
+    for fonts, stack in WEB_FONTS.items():
+        svg = svg.replace(f"font-family: {fonts};", f"font-family: {stack};")
+    return re.sub(r'style="[^"]*"', lambda m: re.sub(r"([:;,]) ", r"\1", m.group(0)), svg)
 
 
 def new_figure(width: float = 6.4, height: float = 3.6, top: float = 0.86, **spacing) -> Figure:
@@ -119,29 +145,38 @@ def new_figure(width: float = 6.4, height: float = 3.6, top: float = 0.86, **spa
     return fig
 
 
-def data_figures(run: Run, labels: Labels) -> dict[str, bytes]:
-    """The data alone, then with the starting curve, then with the trained curve (one figure, three SVGs)."""
+# A figure is drawn once and then written in each language: only its words change.
+Languages = dict[str, Labels]   # language code -> the figure words in that language
+
+
+def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
+    """The data alone, then with the starting curve, then with the trained curve: three SVGs per language."""
     fig = new_figure()
     ax = fig.add_subplot()
-    draw_points(ax, run, labels)
+    fits, fails = draw_points(ax, run)
     ax.set_yticks([0, 1])
-    ax.set_xlabel(labels.x)
-    ax.set_ylabel(labels.y)
-    legend = {"loc": "lower center", "bbox_to_anchor": (0.5, 1.0), "ncols": 3, "frameon": False, "borderaxespad": 0.2}
-    ax.legend(**legend)
-    drawn = {"scatter": svg_bytes(fig)}
-    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1])
     xs = curve_xs(run)
     curve, = ax.plot(xs, predict(run.settings.network, run.initial.params, xs), color=CURVE, linewidth=2.2,
-                     label=labels.curve)
-    ax.legend(**legend)
-    drawn["initial"] = svg_bytes(fig)
-    curve.set_ydata(predict(run.settings.network, run.final_params, xs))
-    drawn["final"] = svg_bytes(fig)
+                     visible=False)
+    drawn = {lang: {} for lang in languages}
+    for name in ("scatter", "initial", "final"):
+        if name == "initial":
+            ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1])
+            curve.set_visible(True)
+        if name == "final":
+            curve.set_ydata(predict(run.settings.network, run.final_params, xs))
+        for lang, words in languages.items():
+            ax.set_xlabel(words.x, fontfamily=words.fonts)
+            ax.set_ylabel(words.y, fontfamily=words.fonts)
+            handles = [fits, fails] + [curve] * curve.get_visible()
+            ax.legend(handles, [words.fits, words.fails, words.curve][:len(handles)], loc="lower center",
+                      bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False, borderaxespad=0.2,
+                      prop={"family": words.fonts})
+            drawn[lang][name] = svg_bytes(fig)
     return drawn
 
 
-def loss_figure(run: Run, labels: Labels) -> bytes:
+def loss_figure(run: Run, languages: Languages) -> dict[str, bytes]:
     """The loss of every epoch on a log scale."""
     fig = new_figure(6.4, 3.2, top=0.95)
     ax = fig.add_subplot()
@@ -150,12 +185,15 @@ def loss_figure(run: Run, labels: Labels) -> bytes:
     ax.set_yscale("log")
     ax.set_xlim(1, max(2, len(run.losses)))
     ax.grid(True, which="major", color=GRID, linewidth=0.6)
-    ax.set_xlabel(labels.epoch)
-    ax.set_ylabel(labels.loss)
-    return svg_bytes(fig)
+    drawn = {}
+    for lang, words in languages.items():
+        ax.set_xlabel(words.epoch, fontfamily=words.fonts)
+        ax.set_ylabel(words.loss, fontfamily=words.fonts)
+        drawn[lang] = svg_bytes(fig)
+    return drawn
 
 
-def hidden_figure(run: Run, params, labels: Labels) -> bytes:
+def hidden_figure(run: Run, params, languages: Languages) -> dict[str, bytes]:
     """The first hidden layer's units a^{(1)}_j(x) beside the output they add up to."""
     network = run.settings.network
     xs = curve_xs(run)
@@ -169,32 +207,39 @@ def hidden_figure(run: Run, params, labels: Labels) -> bytes:
     left.set_xlim(*x_range(run))
     left.set_ylim(-0.05, 1.05)
     left.grid(True, color=GRID, linewidth=0.6)
-    left.set_title(labels.hidden, fontsize=11)
-    left.set_xlabel(labels.x)
     left.legend(frameon=False, loc="best")
     draw_points(right, run)
     right.plot(xs, a[-1][:, 0], color=CURVE, linewidth=2.4, label="ŷ")
-    right.set_title(labels.output, fontsize=11)
-    right.set_xlabel(labels.x)
-    return svg_bytes(fig)
+    drawn = {}
+    for lang, words in languages.items():
+        for ax, title in ((left, words.hidden), (right, words.output)):
+            ax.set_title(title, fontsize=11, fontfamily=words.fonts)
+            ax.set_xlabel(words.x, fontfamily=words.fonts)
+        drawn[lang] = svg_bytes(fig)
+    return drawn
 
 
-def starts_figure(run: Run, others: list[tuple[int, Run]], labels: Labels) -> bytes:
+def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages) -> dict[str, bytes]:
     """Final curves of the recommended start and of random starts, each with its final loss."""
-    runs = [(labels.recommended, run)] + [(labels.seed.format(seed=seed), other) for seed, other in others]
+    runs = [(None, run)] + others
     columns = 3
     rows = -(-len(runs) // columns)
     fig = new_figure(8.0, 2.4 * rows, top=1 - 0.5 / (2.4 * rows), hspace=0.55, wspace=0.12)
     axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
     xs = curve_xs(run)
-    for ax, (title, each) in zip(axes, runs):
+    for ax, (_, each) in zip(axes, runs):
         draw_points(ax, each)
         ax.plot(xs, predict(each.settings.network, each.final_params, xs), color=CURVE, linewidth=2)
-        ax.set_title(f"{title}\nE = {each.final_loss:.4f}", fontsize=10)
         ax.set_yticks([0, 1])
     for ax in axes[len(runs):]:
         ax.set_visible(False)
-    return svg_bytes(fig)
+    drawn = {}
+    for lang, words in languages.items():
+        for ax, (seed, each) in zip(axes, runs):
+            title = words.recommended if seed is None else words.seed.format(seed=seed)
+            ax.set_title(f"{title}\nE = {each.final_loss:.4f}", fontsize=10, fontfamily=words.fonts)
+        drawn[lang] = svg_bytes(fig)
+    return drawn
 
 
 def loss_limits(run: Run) -> tuple[float, float]:
@@ -272,3 +317,29 @@ def frames(run: Run, part: int = 0, parts: int = 1, tick=None) -> tuple[dict[int
         if tick:
             tick(done)
     return pngs, gif_frames
+
+
+# ---------------------------------------------------------------- the drawing jobs of a build
+
+def frame_files(run: Run, others, progress=None, *, part: int, parts: int) -> tuple[dict[str, bytes], dict]:
+    """One share of the PNG frames by file name, and the palette images of its frames the GIF shows."""
+    configure_matplotlib()
+    count = len(run.snapshots)
+    tick = (lambda done: progress(f"frames {part + 1}/{parts}", done, -(-count // parts))) if progress else None
+    pngs, gif_frames = frames(run, part, parts, tick)
+    return {images.frame_name(k, count): png for k, png in pngs.items()}, gif_frames
+
+
+def figure_files(run: Run, others, progress=None, *, words: dict[str, dict]) -> dict[str, bytes]:
+    """The static figures as SVG files, each drawn once and written in every language of `words`."""
+    configure_matplotlib()
+    languages = {lang: Labels(**words[lang]) for lang in words}
+    by_figure = {
+        "loss": loss_figure(run, languages),
+        "hidden": hidden_figure(run, run.final_params, languages),
+        "starts": starts_figure(run, others, languages),
+    }
+    drawn = {f"figures/{lang}/{name}.svg": svg for lang, svgs in data_figures(run, languages).items()
+             for name, svg in svgs.items()}
+    drawn.update({f"figures/{lang}/{name}.svg": svgs[lang] for name, svgs in by_figure.items() for lang in words})
+    return dict(sorted(drawn.items()))

@@ -15,9 +15,14 @@ from PIL import Image
 GIF_FRAMES = 101  # at most: a GIF of more frames runs too long to follow; the PNGs keep them all
 
 
+def frame_name(index: int, count: int) -> str:
+    """The file name of frame `index` (0-based), zero-padded so the names sort in order."""
+    return f"animation/frames/frame-{index + 1:0{max(3, len(str(count)))}d}.png"
+
+
 def palette_picks(count: int) -> list[int]:
-    """A handful of frames spread over the run (and the last) to learn the palette from."""
-    return sorted(set(range(0, count, max(1, count // 6))) | {count - 1})
+    """The frames to learn the palette from: the first, the middle and the last one hold every colour."""
+    return sorted({0, count // 2, count - 1})
 
 
 def gif_picks(count: int) -> list[int]:

@@ -2,9 +2,16 @@
 
 Pages are rendered first with a placeholder wherever a formula goes; the
 placeholders are collected in a `MathBatch`, rendered together (starting node
-costs about 0.1 s, so once per build rather than once per formula), and then
-substituted. A formula KaTeX rejects stops the build with the formula and the
-page that holds it.
+costs about 0.1 s, so once per build rather than once per formula, and the
+process starts at the beginning of the build so that cost overlaps training),
+and then substituted. A formula KaTeX rejects stops the build with the
+formula and the page that holds it.
+
+KaTeX's HTML is verbose: a lesson page holds some 500 formulas. `KatexStyle`
+writes the same markup shorter (short class names, with KaTeX's style sheet
+rewritten to match; no TeX annotation; no classes that no style sheet
+names) and ships only the fonts the formulas use. The browser draws the
+result pixel for pixel like KaTeX's own output (tests/test_looks.py).
 """
 
 from __future__ import annotations
@@ -12,17 +19,60 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import string
 import subprocess
+from collections import Counter
+from itertools import product
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).with_name("katex_render.js")
 KATEX_DIST = ROOT / "node_modules" / "katex" / "dist"
 TOKEN = re.compile(r"\x02MATH(\d+)\x03")
+# KaTeX's classes that the site's own style sheet and scripts name: they keep
+# their names (tests/test_looks.py checks that templates/static names no other).
+OWN_CLASSES = ("katex", "katex-display", "mspace")
+# TeX compiled without optimisation: for a few hundred formulas V8's
+# optimising compiler costs more CPU than it saves.
+NODE_FLAGS = ("--no-opt",)
 
 
 class FormulaError(Exception):
     """KaTeX could not render a formula; str() names the page and the formula."""
+
+
+class Katex:
+    """One node process running KaTeX, started early so that its start-up overlaps other work."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Katex":
+        """Start node and let it load KaTeX while Python goes on (does nothing if it cannot)."""
+        node = shutil.which("node")
+        if self.process is None and node is not None and KATEX_DIST.is_dir():
+            self.process = subprocess.Popen(
+                [node, *NODE_FLAGS, str(SCRIPT), str(ROOT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, encoding="utf-8")
+        return self
+
+    def render(self, items: list[dict]) -> list[dict]:
+        """Send formulas to the KaTeX script as JSON and read its answers (the process then ends)."""
+        self.start()
+        if self.process is None:
+            raise FormulaError("KaTeX is not installed: run `npm ci` in the project folder (needs node)")
+        process, self.process = self.process, None
+        out, err = process.communicate(json.dumps(items))
+        if process.returncode != 0:
+            raise FormulaError(f"KaTeX failed: {err.strip().splitlines()[-1:]}")
+        return json.loads(out)
+
+    def close(self) -> None:
+        """Stop node if it was started and never used (the build ended early)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.communicate()
+            self.process = None
 
 
 class MathBatch:
@@ -43,21 +93,23 @@ class MathBatch:
             self.pages.append(page)
         return f"\x02MATH{self.index[key]}\x03"
 
-    def render(self, cache=None) -> None:
+    def render(self, cache=None, katex: Katex | None = None, style: "KatexStyle | None" = None) -> None:
         """Render every queued formula with KaTeX, in one node process; `cache` keeps earlier ones."""
+        style = style or KatexStyle.load()
         keys = [cache.key("katex", tex, display) if cache else None for tex, display in self.formulas]
         html = [cache.load(key) if cache else None for key in keys]
         missing = [k for k, found in enumerate(html) if found is None]
         if missing:
-            results = run_katex([{"tex": self.formulas[k][0], "display": self.formulas[k][1]} for k in missing])
+            results = (katex or Katex()).render(
+                [{"tex": self.formulas[k][0], "display": self.formulas[k][1]} for k in missing])
             for k, result in zip(missing, results):
                 if "error" in result:
                     raise FormulaError(f"{self.pages[k]}: KaTeX cannot render ${self.formulas[k][0]}$: "
                                        f"{result['error']}")
-                html[k] = result["html"]
+                html[k] = style.compact(result["html"])
                 if cache:
                     cache.save(keys[k], html[k])
-        self.html = html
+        self.html = style.share_styles(html)
 
     def substitute(self, text: str) -> str:
         """Replace every placeholder in a rendered page with its formula's HTML."""
@@ -65,27 +117,135 @@ class MathBatch:
         return TOKEN.sub(lambda m: self.html[int(m.group(1))], text)
 
 
-def run_katex(items: list[dict]) -> list[dict]:
-    """Send formulas to the KaTeX script as JSON and read its answers."""
-    node = shutil.which("node")
-    if node is None or not KATEX_DIST.is_dir():
-        raise FormulaError("KaTeX is not installed: run `npm ci` in the project folder (needs node)")
-    done = subprocess.run(
-        [node, str(SCRIPT), str(ROOT)],
-        input=json.dumps(items), capture_output=True, text=True, encoding="utf-8", check=False,
-    )
-    if done.returncode != 0:
-        raise FormulaError(f"KaTeX failed: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout)
+# ---------------------------------------------------------------- shorter markup
+
+ATTRIBUTE = re.compile(r' ([\w:-]+)="([^"]*)"(/?)')   # and the / of a self-closing tag
+SPAN_STYLE = re.compile(r'<span(?: class=("[^"]*"|[^\s>"]+))? style=("[^"]*"|[^\s>"]+)')
+UNQUOTED_VALUE = re.compile(r'[^\s"\'=<>`/]+')
+LEADING_ZERO = re.compile(r"(?<![\d.])0\.(?=\d)")
+CSS_CLASS = re.compile(r"\.(-?[A-Za-z_][\w-]*)")
+CSS_URL = re.compile(r"url\([^)]*\)")
+FONT_FACE = re.compile(r"@font-face\{[^}]*\}")
+FONT_FAMILY = re.compile(r"KaTeX_\w+")
+CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 
 
-def stylesheet_files() -> dict[str, bytes]:
-    """KaTeX's CSS and its woff2 fonts, laid out so the CSS finds the fonts."""
-    css = (KATEX_DIST / "katex.min.css").read_text(encoding="utf-8")
-    # Every browser that runs the site reads woff2; dropping the woff and ttf
-    # fallbacks keeps the site small and leaves no reference to a missing file.
-    css = re.sub(r',url\(fonts/[^)]+\.(?:woff|ttf)\) format\("(?:woff|truetype)"\)', "", css)
-    files = {"katex/katex.min.css": css.encode("utf-8")}
-    for font in sorted((KATEX_DIST / "fonts").glob("*.woff2")):
-        files[f"katex/fonts/{font.name}"] = font.read_bytes()
-    return files
+def short_names(first_letters: str = string.ascii_uppercase, prefix: str = ""):
+    """Short class names; KaTeX's start with a capital letter, which none of the site's own classes does."""
+    yield from (prefix + first for first in first_letters)
+    for first, second in product(first_letters, string.ascii_letters + string.digits):
+        yield prefix + first + second
+
+
+def unquoted(value: str) -> str:
+    """An attribute value as written, without its quotes."""
+    return value[1:-1] if value.startswith('"') else value
+
+
+def attribute(name: str, value: str) -> str:
+    """` name=value`, quoted only where the value needs it."""
+    return f" {name}={value}" if UNQUOTED_VALUE.fullmatch(value) else f' {name}="{value}"'
+
+
+class KatexStyle:
+    """KaTeX's style sheet and a shorter writing of its markup that the sheet still fits."""
+
+    def __init__(self, css: str, fonts: dict[str, bytes]):
+        # Every browser that runs the site reads woff2; dropping the woff and ttf
+        # fallbacks keeps the site small and leaves no reference to a missing file.
+        css = re.sub(r',url\(fonts/[^)]+\.(?:woff|ttf)\) format\("(?:woff|truetype)"\)', "", css)
+        known = dict.fromkeys(CSS_CLASS.findall(CSS_URL.sub("", css)))   # in order of first use
+        self.renamed = dict(zip((c for c in known if c not in OWN_CLASSES), short_names()))
+        self.kept = set(known) | set(OWN_CLASSES)
+        self.css = CSS_CLASS.sub(lambda m: "." + self.renamed.get(m.group(1), m.group(1)),
+                                 CSS_URL.sub(lambda m: m.group(0).replace(".", "\0"), css)).replace("\0", ".")
+        self.fonts = fonts
+        self.attributes: dict[str, str] = {}   # ' name="value"' -> its shorter writing
+        self.style_classes: dict[str, str] = {}   # an inline style shared by many spans -> its class
+
+    def short_attribute(self, name: str, value: str, slash: str = "") -> str:
+        """One attribute of KaTeX's markup, written shorter (or left out)."""
+        if name == "class":   # KaTeX's classes renamed, the unused ones left out
+            value = " ".join(self.renamed.get(c, c) for c in value.split() if c in self.kept)
+            if not value:
+                return ""
+        elif name == "style":   # "margin-right:0.05em;" -> "margin-right:.05em"
+            value = LEADING_ZERO.sub(".", value.rstrip(";"))
+        # A value may go without quotes, but not just before the / of a self-closing tag.
+        return f' {name}="{value}"{slash}' if slash else attribute(name, value)
+
+    def share_styles(self, formulas: list[str]) -> list[str]:
+        """Formulas whose repeated inline styles became classes (the style sheet gets one rule for each).
+
+        The rules are !important, so they win over KaTeX's own rules as the
+        inline styles did. Colours stay inline: the site's style sheet finds
+        them there.
+        """
+        counts = Counter(unquoted(m.group(2)) for html in formulas for m in SPAN_STYLE.finditer(html))
+        common = sorted((value for value, count in counts.items() if count > 1 and "color" not in value),
+                        key=lambda value: (-counts[value], value))
+        self.style_classes = dict(zip(common, short_names(string.ascii_lowercase, prefix="_")))
+
+        def to_class(match):
+            name = self.style_classes.get(unquoted(match.group(2)))
+            if name is None:
+                return match.group(0)
+            classes = f"{unquoted(match.group(1) or '')} {name}".strip()
+            return "<span" + attribute("class", classes)
+
+        return [SPAN_STYLE.sub(to_class, html) for html in formulas]
+
+    @classmethod
+    def load(cls, dist: Path = KATEX_DIST) -> "KatexStyle":
+        """KaTeX's own style sheet and woff2 fonts from the npm package."""
+        fonts = {path.name: path.read_bytes() for path in sorted((dist / "fonts").glob("*.woff2"))}
+        return cls((dist / "katex.min.css").read_text(encoding="utf-8"), fonts)
+
+    def compact(self, html: str) -> str:
+        """The same formula in fewer bytes: the browser draws it exactly as before."""
+        # The TeX source is left out of the MathML that screen readers use.
+        html = re.sub(r"<annotation encoding=\"application/x-tex\">.*?</annotation>", "", html, flags=re.S)
+        html = html.replace("<semantics>", "").replace("</semantics>", "")
+        html = html.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")   # implied in HTML
+
+        def attribute(match):
+            if match.group(0) not in self.attributes:
+                self.attributes[match.group(0)] = self.short_attribute(*match.groups())
+            return self.attributes[match.group(0)]
+
+        return ATTRIBUTE.sub(attribute, html)
+
+    def files(self, pages: list[str]) -> dict[str, bytes]:
+        """The style sheet and the fonts that the formulas on these pages use, laid out so the CSS finds them."""
+        used = set()
+        for page in pages:
+            for value in re.findall(r' class=(?:"([^"]*)"|([^\s>]+))', page):
+                used.update((value[0] or value[1]).split())
+        # Each font face (family, weight, style) that a rule of the formulas' classes asks for,
+        # with the weight or style that rules without a family give whatever family is in force.
+        faces, changes = set(), {("400", "normal")}
+        for selectors, declarations in CSS_RULE.findall(FONT_FACE.sub("", self.css)):
+            if "font" not in declarations or not any(set(CSS_CLASS.findall(selector)) <= used
+                                                     for selector in selectors.split(",")):
+                continue
+            weight = "700" if re.search(r"font-weight:(700|bold)", declarations) else None
+            style = "italic" if "italic" in declarations else None
+            for family in FONT_FAMILY.findall(declarations):
+                faces.add((family, weight or "400", style or "normal"))
+            if not FONT_FAMILY.search(declarations):
+                changes.add((weight or "400", style or "normal"))
+        faces |= {(family, weight, style) for family, _, _ in list(faces) for weight, style in changes}
+
+        def face(match):
+            rule = match.group(0)
+            weight = "700" if "font-weight:700" in rule else "400"
+            style = "italic" if "font-style:italic" in rule else "normal"
+            return rule if (FONT_FAMILY.search(rule).group(0), weight, style) in faces else ""
+
+        css = FONT_FACE.sub(face, self.css) + "".join(
+            f".{name}{{{value.replace(';', '!important;')}!important}}" for value, name in self.style_classes.items())
+        files = {"katex/katex.min.css": css.encode("utf-8")}
+        for name, data in self.fonts.items():
+            if f"url(fonts/{name})" in css:
+                files[f"katex/fonts/{name}"] = data
+        return files

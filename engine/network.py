@@ -30,12 +30,11 @@ import numpy as np
 
 
 def sigmoid(z):
-    """sigma(z) = 1 / (1 + e^{-z}), computed without overflow for any z."""
-    # For z far below 0, e^{-z} overflows; there sigma(z) = e^{z} / (1 + e^{z}).
-    z = np.asarray(z, dtype=float)
-    with np.errstate(under="ignore"):  # e^{-|z|} rounding to 0 is the right answer
-        e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    """sigma(z) = 1 / (1 + e^{-z}), for any z."""
+    # For z below about -709, e^{-z} overflows to infinity and 1 / (1 + inf)
+    # is 0: the right answer to the last bit a float holds, so no warning.
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-np.asarray(z, dtype=float)))
 
 
 def sigmoid_prime(a):

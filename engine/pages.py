@@ -285,6 +285,7 @@ class PageRenderer:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            optimized=False,   # the optimiser folds constants the prose hardly has, and costs a tenth of a second
             # Compiling the templates is most of the rendering time: keep the
             # compiled code between builds (Jinja checks each source's checksum).
             bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None,

@@ -11,9 +11,6 @@ import functools
 import hashlib
 import json
 import math
-import multiprocessing
-import os
-import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -27,6 +24,8 @@ from engine.cache import Cache
 from engine.network import loss_and_gradient, predict
 from engine.pages import LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
 from engine.strict import check
+from engine.images import frame_name
+from engine.workers import Helpers, Job
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height
@@ -34,7 +33,6 @@ FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height
     "loss": (640, 320), "hidden": (800, 340),
 }
 FRAME_SIZE = (800, 340)
-FRAME_PARTS = 2  # the frames are drawn in this many shares, one per core
 COMPARISON_SEEDS = (1, 2, 3, 4, 5)  # random starts set beside the configured one...
 COMPARISON_COUNT = 4                # ...this many of them
 REFERENCE_SEED = 2024               # random parameters the browser's network is checked at
@@ -86,9 +84,24 @@ class Stopwatch:
 
 
 def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = None,
-          strict: bool = False) -> Report:
-    """Build the whole site from the settings and sources, then write it (with `strict`, only if nothing warns)."""
+          strict: bool = False, helpers: Helpers | None = None) -> Report:
+    """Build the whole site from the settings and sources, then write it (with `strict`, only if nothing warns).
+
+    `helpers` (drawing workers and KaTeX's process) may have been started
+    before the engine was imported; the build then uses them. It always
+    stops them before it returns.
+    """
     clock = Stopwatch()
+    helpers = helpers or Helpers()
+    try:
+        return build_with(helpers, clock, paths, overrides, progress, strict)
+    finally:
+        helpers.close()
+
+
+def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list[str], progress: Progress | None,
+               strict: bool) -> Report:
+    """The build, with its helper processes."""
     cache = Cache(paths.cache)
     with clock.step("settings"):
         settings = config.load(paths.config, overrides)
@@ -106,26 +119,23 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
     jobs = drawing_jobs(settings, strings, cache)
     drawn = {key: cache.load(key) for key in jobs}
     missing = [key for key, files in drawn.items() if files is None]
-    workers = Workers(wanted=len(missing) > 1)
-    try:
-        with clock.step("train"):
-            run, others = cache.value("runs", settings.as_dict(),
-                                      lambda: train_with_comparisons(settings, progress))
-        with clock.step("figures (started)"):
-            collect = workers.start([functools.partial(jobs[key], run, others, progress) for key in missing])
-        with clock.step("pages"):
-            explained = explain(run)
-            explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
-            explained["client"] = client_data(run)
-            files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache)
-        with clock.step("figures (waited for)"):
-            for key, result in zip(missing, collect()):
-                cache.save(key, result)
-                drawn[key] = result
-    finally:
-        workers.close()
+    workers, katex = helpers.workers(wanted=bool(missing)), helpers.katex.start()
+    with clock.step("train"):
+        run, others = cache.value("runs", settings.as_dict(),
+                                  lambda: train_with_comparisons(settings, progress))
+    with clock.step("figures (started)"):
+        collect = workers.start([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
+    with clock.step("pages"):
+        explained = explain(run)
+        explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
+        explained["client"] = client_data(run)
+        files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache, katex)
+    with clock.step("figures (waited for)"):
+        for key, result in zip(missing, collect()):
+            cache.save(key, result)
+            drawn[key] = result
+    helpers.close()
     files.update(animation_files(list(drawn.values())))
-    files.update(mathtex.stylesheet_files())
     files.update(static_files(paths.templates / "static"))
     files["assets/code.css"] = code_stylesheet()
     files.update(data_files(run))
@@ -156,11 +166,6 @@ def folder_digest(folder: Path) -> str:
         if path.is_file():
             digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
-
-
-def frame_name(index: int, count: int) -> str:
-    """The file name of frame `index` (0-based), zero-padded so the names sort in order."""
-    return f"animation/frames/frame-{index + 1:0{max(3, len(str(count)))}d}.png"
 
 
 def comparison_seeds(settings: config.Settings) -> list[int]:
@@ -247,42 +252,19 @@ def describe_figures(run: train.Run, others, strings: dict) -> dict[str, dict[st
     return described
 
 
-def draw_frames(run: train.Run, others, progress: Progress | None = None, *, part: int,
-                parts: int) -> tuple[dict[str, bytes], dict]:
-    """One share of the PNG frames, and the palette images of its frames the GIF shows."""
-    from engine import figures  # matplotlib loads only where something is drawn
-    figures.configure_matplotlib()
-    count = len(run.snapshots)
-    tick = functools.partial(progress, f"frames {part + 1}/{parts}", total=-(-count // parts)) if progress else None
-    pngs, gif_frames = figures.frames(run, part, parts, tick)
-    return {frame_name(k, count): png for k, png in pngs.items()}, gif_frames
+def frame_shares(count: int) -> int:
+    """In how many shares to draw the frames: one job for a short run, one per core's turn for a long one."""
+    return 1 if count <= 100 else 4
 
 
-def draw_language_figures(run: train.Run, others, progress: Progress | None = None, *, words: dict,
-                          lang: str) -> dict[str, bytes]:
-    """The static figures of one language, as SVG."""
-    from engine import figures
-    figures.configure_matplotlib(" ".join(words.values()))
-    labels = figures.Labels(**words)
-    drawn = {
-        **figures.data_figures(run, labels),
-        "loss": figures.loss_figure(run, labels),
-        "hidden": figures.hidden_figure(run, run.final_params, labels),
-        "starts": figures.starts_figure(run, others, labels),
-    }
-    return {f"figures/{lang}/{name}.svg": svg for name, svg in drawn.items()}
-
-
-def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict[str, Callable]:
-    """Cache key -> drawing function (taking the runs) of every figure file group of the site."""
+def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict[str, tuple[str, dict]]:
+    """Cache key -> (drawing function, its options) of every group of figure files; the function takes the runs."""
     inputs = settings.as_dict()
-    jobs = {cache.key("frames", inputs, part, FRAME_PARTS): functools.partial(draw_frames, part=part,
-                                                                             parts=FRAME_PARTS)
-            for part in range(FRAME_PARTS)}
-    for lang in LANGS:
-        words = strings[lang]["figure"]
-        jobs[cache.key("figures", inputs, lang, words)] = functools.partial(draw_language_figures, words=words,
-                                                                            lang=lang)
+    parts = frame_shares(len(train.snapshot_epochs(settings.epochs, settings.display_every)))
+    jobs = {cache.key("frames", inputs, part, parts): ("engine.figures.frame_files", {"part": part, "parts": parts})
+            for part in range(parts)}
+    words = {lang: strings[lang]["figure"] for lang in LANGS}
+    jobs[cache.key("figures", inputs, words)] = ("engine.figures.figure_files", {"words": words})
     return jobs
 
 
@@ -299,46 +281,11 @@ def animation_files(drawn: list) -> dict[str, bytes]:
     return files
 
 
-def load_matplotlib() -> None:
-    """Prepare a worker: leave Ctrl-C to the main process, import the drawing code (a third of a second)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from engine import figures
-    figures.configure_matplotlib()
-
-
-class Workers:
-    """Two forked processes that draw while the main process trains and writes pages.
-
-    They start (and import matplotlib) before training, so that cost overlaps
-    too. Where that cannot help (nothing to draw, one core, no fork), jobs
-    run in this process when their results are collected.
-    """
-
-    def __init__(self, wanted: bool):
-        can = (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
-        self.pool = None
-        if wanted and can:
-            # multiprocessing's Pool, not concurrent.futures: its terminate() also stops
-            # workers in the middle of a job, so Ctrl-C never leaves the build waiting.
-            self.pool = multiprocessing.get_context("fork").Pool(2, initializer=load_matplotlib)
-
-    def start(self, jobs: list[Callable]) -> Callable[[], list]:
-        """Start the jobs; return a function that waits for their results, in order."""
-        if self.pool is None:
-            return lambda: [job() for job in jobs]
-        pending = [self.pool.apply_async(job) for job in jobs]
-        return lambda: [result.get() for result in pending]
-
-    def close(self) -> None:
-        """Stop the worker processes, also in the middle of a job (after an error or Ctrl-C)."""
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-
-
-def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache) -> dict[str, bytes]:
-    """Render every page, then all their formulas in one KaTeX batch."""
+def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache,
+                 katex: mathtex.Katex | None = None) -> dict[str, bytes]:
+    """Render every page, then all their formulas in one KaTeX batch; with KaTeX's style sheet and fonts."""
     batch = mathtex.MathBatch()
+    style = mathtex.KatexStyle.load()
     compiled = paths.cache / "jinja" if paths.cache else None
     if compiled:
         compiled.mkdir(parents=True, exist_ok=True)
@@ -346,8 +293,30 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
     pages = {f"{lang}/index.html": renderer.lesson(lang) for lang in LANGS}
     pages["index.html"] = renderer.index()
     pages["404.html"] = renderer.not_found()
-    batch.render(cache)
-    return {name: batch.substitute(html).encode("utf-8") for name, html in pages.items()}
+    cards = card_formulas(explained, batch)
+    batch.render(cache, katex, style)
+    pages = {name: batch.substitute(html) for name, html in pages.items()}
+    cards = {key: batch.substitute(html) for key, html in cards.items()}
+    return {**{name: html.encode("utf-8") for name, html in pages.items()},
+            "assets/cards.js": cards_script(cards),
+            **style.files(list(pages.values()) + list(cards.values()))}
+
+
+def card_formulas(explained: dict, batch: mathtex.MathBatch) -> dict[str, str]:
+    """The diagram cards' formulas (placeholders until rendered), by "formula-id:symbolic" and ":numeric"."""
+    found = {}
+    for drawn in explained["diagrams"].values():
+        for item in drawn.items:
+            formula = explained["formulas"][item.formula]
+            for which in ("symbolic", "numeric"):
+                found[f"{item.formula}:{which}"] = batch.add(getattr(formula, which), True, "assets/cards.js")
+    return found
+
+
+def cards_script(cards: dict[str, str]) -> bytes:
+    """The cards' formulas as a classic script both lesson pages load (no fetch: it works from file://)."""
+    return ("/* The diagram cards' formulas, the same in both languages (engine/pipeline.py). */\n"
+            f"window.LessonCards = {json.dumps(cards, ensure_ascii=False, sort_keys=True)};\n").encode("utf-8")
 
 
 def static_files(folder: Path) -> dict[str, bytes]:
@@ -358,6 +327,8 @@ def static_files(folder: Path) -> dict[str, bytes]:
 
 def data_files(run: train.Run) -> dict[str, bytes]:
     """The run as JSON (the output contract) and the loss of every epoch as CSV."""
-    record = json.dumps(train.run_record(run), indent=1, ensure_ascii=False) + "\n"
-    csv = "epoch,loss\n" + "".join(f"{e},{loss!r}\n" for e, loss in enumerate(run.losses, start=1))
+    # One line: tools read it, and a browser shows it laid out; indenting would add a sixth to its size.
+    record = json.dumps(train.run_record(run), ensure_ascii=False, separators=(",", ":")) + "\n"
+    # Twelve significant digits: more than a spreadsheet shows, a third shorter than every digit.
+    csv = "epoch,loss\n" + "".join(f"{e},{loss:.12g}\n" for e, loss in enumerate(run.losses, start=1))
     return {"data/run.json": record.encode("utf-8"), "data/run.csv": csv.encode("utf-8")}

@@ -90,24 +90,28 @@ def train_side_by_side(runs: list[Settings], tick=None) -> list[Run]:
     W, B = network.unpack([[value for _, value in each.init] for each in runs])
     keep = set(snapshot_epochs(settings.epochs, settings.display_every))
     losses, snapshots = [], [[] for _ in runs]
-    for epoch in range(1, settings.epochs + 1):
-        with np.errstate(over="ignore", invalid="ignore"):  # check_finite reports overflow in words
+    n = len(y)
+    # Overflow is allowed here: the lesson's loss is checked every epoch and
+    # check_finite says in words what went wrong; a random start may fail quietly.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(1, settings.epochs + 1):
             a = forward(W, B, x)
-            loss = np.mean((y[:, None] - a[-1]) ** 2, axis=(-2, -1))  # E of each network, before the step
-            check_finite(float(loss[0]), loss[:1], epoch, settings)
+            miss = y[:, None] - a[-1]                  # y_k - y-hat_k, one column per network
+            loss = (miss * miss).sum(axis=(-2, -1)) / n  # E of each network, before the step
+            if not math.isfinite(loss[0]):
+                check_finite(float(loss[0]), loss[:1], epoch, settings)
             dW, dB, _ = backward(W, a, y)
-        losses.append(loss)
-        if epoch in keep:
-            params, grads = network.pack(W, B), network.pack(dW, dB)
-            for r in range(len(runs)):
-                snapshots[r].append(Snapshot(epoch, float(loss[r]), tuple(params[r].tolist()),
-                                             tuple(grads[r].tolist())))
-        with np.errstate(over="ignore", invalid="ignore"):
+            losses.append(loss)
+            if epoch in keep:
+                params, grads = network.pack(W, B), network.pack(dW, dB)
+                for r in range(len(runs)):
+                    snapshots[r].append(Snapshot(epoch, float(loss[r]), tuple(params[r].tolist()),
+                                                 tuple(grads[r].tolist())))
             for l in range(1, network.depth + 1):    # one step downhill for every parameter
                 W[l] = W[l] - settings.learning_rate * dW[l]
                 B[l] = B[l] - settings.learning_rate * dB[l]
-        if tick and (epoch % 1000 == 0 or epoch == settings.epochs):
-            tick(epoch)
+            if tick and (epoch % 1000 == 0 or epoch == settings.epochs):
+                tick(epoch)
     final = network.pack(W, B)
     losses = np.array(losses)
     done = []

@@ -198,15 +198,16 @@ def test_every_diagram_part_opens_its_formula_card(browser, site, lang):
     page.close()
 
 
-def test_cards_are_plain_content_without_javascript(playwright, tmp_path_factory, site):
+def test_without_javascript_no_empty_cards_show_and_the_diagram_keeps_its_values(playwright, tmp_path_factory,
+                                                                                   site):
+    # The cards' formulas come with the script (assets/cards.js), so without it no card
+    # shows at all; every diagram part still carries its value, and the images are there.
     context = launch(playwright, tmp_path_factory.mktemp("nojs"), java_script_enabled=False)
     page = context.new_page()
     page.goto((site / "en" / "index.html").as_uri())
     cards = page.locator(".card")
-    count = cards.count()
-    if count:
-        assert all(cards.nth(k).is_visible() for k in range(count))
+    assert cards.count() > 0 and not any(cards.nth(k).is_visible() for k in range(cards.count()))
+    labels = page.locator(".dg-label")
+    assert labels.count() >= 11 and all("=" in labels.nth(k).text_content() for k in range(labels.count()))
     assert page.locator("img").count() >= 5
     context.close()
-    if not count:
-        pytest.skip("the diagram sections are not written yet")

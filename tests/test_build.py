@@ -134,7 +134,7 @@ def test_run_csv(default_site, record):
     for k, line in enumerate(lines[1:], start=1):
         epoch, loss = line.split(",")
         assert int(epoch) == k
-        assert float(loss) == record["loss"][k - 1]
+        assert math.isclose(float(loss), record["loss"][k - 1], rel_tol=1e-11)   # 12 significant digits
 
 
 # ------------------------------------------------------------------ animation and figures

@@ -486,7 +486,7 @@ def test_audit_sees_the_build_write_its_files(audited_builds):
     result, events = runs["first"]
     assert result.returncode == 0, result.stderr
     written = [path for event, path in events if event == "open"]
-    assert len(written) > 40 and all(re.search(rf"/\.{out.name}-new-", p) for p in written)
+    assert len(written) > 30 and all(re.search(rf"/\.{out.name}-new-", p) for p in written)
 
 
 @pytest.mark.parametrize("run", ["first", "second", "failing"])
@@ -524,7 +524,7 @@ def test_check_reproducible_builds_twice_and_says_so_in_one_line(tmp_path):
     assert len(lines) == 1 and result.stderr == ""
     assert re.fullmatch(r"reproducible: two builds of the same settings are byte-identical \(\d+ files compared\)",
                         lines[0])
-    assert int(re.search(r"\((\d+) files", lines[0]).group(1)) > 40
+    assert int(re.search(r"\((\d+) files", lines[0]).group(1)) > 30   # pages, figures, frames, fonts, assets
     assert list(temp.iterdir()) == []  # its two temporary folders are gone
     assert outside(events, None, also=(temp,)) == []  # and it wrote nowhere else: not site/, not the cache
     made = [Path(p) for e, p in events if e == "tempfile.mkdtemp" and not Path(p).name.startswith(".")]

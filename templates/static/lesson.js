@@ -221,7 +221,6 @@
       var spaces = Array.prototype.filter.call(node.children, function (c) { return c.classList.contains("mspace"); });
       node.textContent = "";
       var number = document.createElement("span");
-      number.className = "mord";
       number.textContent = formulaNumber(value, node.getAttribute("data-result") === "1");
       node.appendChild(number);
       spaces.forEach(function (space) { node.appendChild(space); });
@@ -479,7 +478,18 @@
     return node ? JSON.parse(node.textContent) : null;
   }
 
+  /* The diagram cards' formulas are the same in both languages, so they come
+     from one file both pages share (assets/cards.js, loaded before this runs). */
+  function fillCards() {
+    var formulas = window.LessonCards || {};
+    each("[data-card-math]", null, function (box) {
+      var html = formulas[box.getAttribute("data-card-math")];
+      if (html) box.innerHTML = html;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    fillCards();
     setUpThemeToggle();
     var data = readJson("lesson-data"), text = readJson("lesson-words");
     if (data && window.LessonNet) {
