@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from engine.cache import FOLDER as CACHE, holds_results
 from engine.workers import Helpers
 
 # The rest of the engine is imported in the functions below, after a build has
@@ -181,7 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     helpers = Helpers() if plain_build(argv) else None
     try:
-        return run(argv, helpers and helpers.start())
+        # A build that can take nothing from the cache needs every helper: start them now, so their
+        # start-up overlaps the engine's imports. Otherwise the build starts what it turns out to need.
+        if helpers is not None and ("--no-cache" in argv or not holds_results(CACHE)):
+            helpers.start()
+        return run(argv, helpers)
     except KeyboardInterrupt:   # while the engine was still being imported
         print("build.py: interrupted; the previous site is unchanged", file=sys.stderr)
         return 130

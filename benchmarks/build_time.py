@@ -32,16 +32,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# As build.py does it: the helper processes start before the engine is imported.
+# As build.py does it: with nothing in the cache, the helper processes start before the engine is imported.
 BUILD = textwrap.dedent("""
     import sys
     from pathlib import Path
     sys.path.insert(0, {root!r})
+    from engine.cache import holds_results
     from engine.workers import Helpers
-    helpers = Helpers().start()
-    from engine.pipeline import Paths, build
     cache = {cache!r}
     cache = Path(cache) if cache else None
+    helpers = Helpers()
+    if not holds_results(cache):
+        helpers.start()
+    from engine.pipeline import Paths, build
     build(Paths(content=Path({content!r}), out=Path({out!r}), cache=cache), {overrides!r}, helpers=helpers)
 """)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
+FOLDER = ROOT / ".cache"   # where builds keep their results unless told otherwise
 PACKAGES = ("numpy", "matplotlib", "pillow", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
 
 
@@ -36,6 +37,11 @@ def code_fingerprint() -> str:
     if katex.is_file():
         digest.update(katex.read_bytes())
     return digest.hexdigest()
+
+
+def holds_results(folder: Path | None) -> bool:
+    """Whether a build could take anything from this folder (no folder: caching is off)."""
+    return folder is not None and folder.is_dir() and any(folder.iterdir())
 
 
 class Cache:

@@ -321,13 +321,16 @@ def frames(run: Run, part: int = 0, parts: int = 1, tick=None) -> tuple[dict[int
 
 # ---------------------------------------------------------------- the drawing jobs of a build
 
-def frame_files(run: Run, others, progress=None, *, part: int, parts: int) -> tuple[dict[str, bytes], dict]:
-    """One share of the PNG frames by file name, and the palette images of its frames the GIF shows."""
+def frame_files(run: Run, others, progress=None, *, part: int, parts: int) -> dict[str, bytes]:
+    """One share of the PNG frames by file name; drawn in one share, the GIF too (else the build makes it)."""
     configure_matplotlib()
     count = len(run.snapshots)
     tick = (lambda done: progress(f"frames {part + 1}/{parts}", done, -(-count // parts))) if progress else None
     pngs, gif_frames = frames(run, part, parts, tick)
-    return {images.frame_name(k, count): png for k, png in pngs.items()}, gif_frames
+    files = {images.frame_name(k, count): png for k, png in pngs.items()}
+    if parts == 1:
+        files[images.GIF] = images.gif_bytes([gif_frames[k] for k in sorted(gif_frames)])
+    return files
 
 
 def figure_files(run: Run, others, progress=None, *, words: dict[str, dict]) -> dict[str, bytes]:

@@ -12,6 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
+GIF = "animation/training.gif"
 GIF_FRAMES = 101  # at most: a GIF of more frames runs too long to follow; the PNGs keep them all
 
 
@@ -46,6 +47,11 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
+
+
+def gif_from_pngs(pngs: list[bytes]) -> bytes:
+    """The GIF of frames already written as palette PNGs (frames drawn in several shares)."""
+    return gif_bytes([Image.open(io.BytesIO(png)) for png in pngs])
 
 
 def gif_bytes(frames: list[Image.Image], frame_ms: int = 120, hold_ms: int = 2000) -> bytes:

@@ -21,6 +21,7 @@ import re
 import shutil
 import string
 import subprocess
+import threading
 from collections import Counter
 from itertools import product
 from pathlib import Path
@@ -35,6 +36,7 @@ OWN_CLASSES = ("katex", "katex-display", "mspace")
 # TeX compiled without optimisation: for a few hundred formulas V8's
 # optimising compiler costs more CPU than it saves.
 NODE_FLAGS = ("--no-opt",)
+KEPT_FORMULAS = 20_000   # formulas the cache keeps across builds
 
 
 class FormulaError(Exception):
@@ -42,10 +44,17 @@ class FormulaError(Exception):
 
 
 class Katex:
-    """One node process running KaTeX, started early so that its start-up overlaps other work."""
+    """One node process running KaTeX, started early so that its start-up overlaps other work.
+
+    Formulas go to it in batches, one JSON line each, as the pages that hold
+    them are written; it renders each batch while the build goes on, and the
+    answers are read once, at the end.
+    """
 
     def __init__(self):
         self.process: subprocess.Popen | None = None
+        self.answers: list[str] = []              # one JSON line per batch, read as node writes them
+        self.reader: threading.Thread | None = None
 
     def start(self) -> "Katex":
         """Start node and let it load KaTeX while Python goes on (does nothing if it cannot)."""
@@ -54,35 +63,66 @@ class Katex:
             self.process = subprocess.Popen(
                 [node, *NODE_FLAGS, str(SCRIPT), str(ROOT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True, encoding="utf-8")
+            # Its answers are read as they come, so node never waits to write and a batch never waits to be sent.
+            self.reader = threading.Thread(target=self.answers.extend, args=(self.process.stdout,), daemon=True)
+            self.reader.start()
         return self
 
-    def render(self, items: list[dict]) -> list[dict]:
-        """Send formulas to the KaTeX script as JSON and read its answers (the process then ends)."""
+    def send(self, items: list[dict]) -> None:
+        """Hand a batch of formulas ({"tex", "display"}) to node, which starts on it at once."""
         self.start()
         if self.process is None:
             raise FormulaError("KaTeX is not installed: run `npm ci` in the project folder (needs node)")
+        self.process.stdin.write(json.dumps(items) + "\n")
+        self.process.stdin.flush()
+
+    def results(self) -> list[dict]:
+        """The answers to every batch sent, in order ({"html"} or {"error"}); node then ends."""
         process, self.process = self.process, None
-        out, err = process.communicate(json.dumps(items))
-        if process.returncode != 0:
-            raise FormulaError(f"KaTeX failed: {err.strip().splitlines()[-1:]}")
-        return json.loads(out)
+        process.stdin.close()
+        self.reader.join()
+        error = process.stderr.read()
+        if process.wait() != 0:
+            raise FormulaError(f"KaTeX failed: {error.strip().splitlines()[-1:]}")
+        answers = [answer for line in self.answers for answer in json.loads(line)]
+        self.answers.clear()
+        return answers
+
+    def render(self, items: list[dict]) -> list[dict]:
+        """Render one batch of formulas and end (for callers with everything at hand)."""
+        self.send(items)
+        return self.results()
 
     def close(self) -> None:
         """Stop node if it was started and never used (the build ended early)."""
         if self.process is not None:
             self.process.kill()
-            self.process.communicate()
+            self.process.wait()
+            self.reader.join()
+            self.process.stdin.close()
+            self.process.stderr.close()
             self.process = None
 
 
 class MathBatch:
-    """Formulas waiting to be rendered, each behind a placeholder token."""
+    """Formulas waiting to be rendered, each behind a placeholder token.
 
-    def __init__(self):
+    `send()` passes the formulas queued so far to KaTeX (say, after each page),
+    `render()` sends the rest and collects every answer. `cache` keeps the
+    HTML of formulas rendered by earlier builds.
+    """
+
+    def __init__(self, cache=None, katex: Katex | None = None, style: "KatexStyle | None" = None):
         self.formulas: list[tuple[str, bool]] = []
         self.pages: list[str] = []
         self.index: dict[tuple[str, bool], int] = {}
         self.html: list[str] | None = None
+        self.cache, self.katex, self.style = cache, katex or Katex(), style or KatexStyle.load()
+        # One cache entry holds every formula rendered so far: (tex, display) -> HTML.
+        self.key = cache.key("katex") if cache else None
+        self.known: dict[tuple[str, bool], str] = (cache.load(self.key) if cache else None) or {}
+        self.sent = 0                  # formulas[:sent] were sent to KaTeX or known already
+        self.waiting: list[int] = []   # the formulas KaTeX is working on
 
     def add(self, tex: str, display: bool, page: str) -> str:
         """Queue a formula and return the placeholder to put where it goes."""
@@ -93,23 +133,29 @@ class MathBatch:
             self.pages.append(page)
         return f"\x02MATH{self.index[key]}\x03"
 
-    def render(self, cache=None, katex: Katex | None = None, style: "KatexStyle | None" = None) -> None:
-        """Render every queued formula with KaTeX, in one node process; `cache` keeps earlier ones."""
-        style = style or KatexStyle.load()
-        keys = [cache.key("katex", tex, display) if cache else None for tex, display in self.formulas]
-        html = [cache.load(key) if cache else None for key in keys]
-        missing = [k for k, found in enumerate(html) if found is None]
-        if missing:
-            results = (katex or Katex()).render(
-                [{"tex": self.formulas[k][0], "display": self.formulas[k][1]} for k in missing])
-            for k, result in zip(missing, results):
+    def send(self) -> None:
+        """Let KaTeX start on the formulas queued since the last call."""
+        new = [k for k in range(self.sent, len(self.formulas)) if self.formulas[k] not in self.known]
+        self.sent = len(self.formulas)
+        if new:
+            self.katex.send([{"tex": self.formulas[k][0], "display": self.formulas[k][1]} for k in new])
+            self.waiting += new
+
+    def render(self) -> None:
+        """Render every queued formula; a formula KaTeX rejects stops the build, naming its page."""
+        self.send()
+        if self.waiting:
+            for k, result in zip(self.waiting, self.katex.results()):
                 if "error" in result:
                     raise FormulaError(f"{self.pages[k]}: KaTeX cannot render ${self.formulas[k][0]}$: "
                                        f"{result['error']}")
-                html[k] = style.compact(result["html"])
-                if cache:
-                    cache.save(keys[k], html[k])
-        self.html = style.share_styles(html)
+                self.known[self.formulas[k]] = self.style.compact(result["html"])
+            if self.cache:   # earlier builds' formulas stay too (switching a setting back is then quick), up to a limit
+                known = self.known
+                self.cache.save(self.key, known if len(known) <= KEPT_FORMULAS else
+                                {f: known[f] for f in self.formulas})
+            self.waiting = []
+        self.html = self.style.share_styles([self.known[formula] for formula in self.formulas])
 
     def substitute(self, text: str) -> str:
         """Replace every placeholder in a rendered page with its formula's HTML."""

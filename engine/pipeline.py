@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from engine import config, diagram, formulas, images, mathtex, output, train
-from engine.cache import Cache
+from engine.cache import FOLDER as cache_folder, Cache
 from engine.network import loss_and_gradient, predict
 from engine.pages import LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
 from engine.strict import check
@@ -47,7 +47,7 @@ class Paths:
     content: Path = ROOT / "content"
     templates: Path = ROOT / "templates"
     out: Path = ROOT / "site"
-    cache: Path | None = ROOT / ".cache"   # None: build everything afresh
+    cache: Path | None = cache_folder   # None: build everything afresh
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
             cache.save(key, result)
             drawn[key] = result
     helpers.close()
-    files.update(animation_files(list(drawn.values())))
+    files.update(animation_files(list(drawn.values()), len(run.snapshots)))
     files.update(static_files(paths.templates / "static"))
     files["assets/code.css"] = code_stylesheet()
     files.update(data_files(run))
@@ -268,33 +268,31 @@ def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict
     return jobs
 
 
-def animation_files(drawn: list) -> dict[str, bytes]:
-    """The frames' PNGs and the GIF made of the frames the shares set aside for it."""
-    files, gif_frames = {}, {}
-    for result in drawn:
-        if isinstance(result, tuple):   # a share of the frames
-            files.update(result[0])
-            gif_frames.update(result[1])
-        else:                           # a language's figures
-            files.update(result)
-    files["animation/training.gif"] = images.gif_bytes([gif_frames[k] for k in sorted(gif_frames)])
-    return files
+def animation_files(drawn: list[dict[str, bytes]], count: int) -> dict[str, bytes]:
+    """The drawn files: frames, figures and the GIF (made here if the frames came in several shares)."""
+    files = {name: data for result in drawn for name, data in result.items()}
+    if images.GIF not in files:
+        files[images.GIF] = images.gif_from_pngs([files[frame_name(k, count)] for k in images.gif_picks(count)])
+    return dict(sorted(files.items()))
 
 
 def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache,
                  katex: mathtex.Katex | None = None) -> dict[str, bytes]:
     """Render every page, then all their formulas in one KaTeX batch; with KaTeX's style sheet and fonts."""
-    batch = mathtex.MathBatch()
     style = mathtex.KatexStyle.load()
+    batch = mathtex.MathBatch(cache, katex, style)
     compiled = paths.cache / "jinja" if paths.cache else None
     if compiled:
         compiled.mkdir(parents=True, exist_ok=True)
     renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, compiled)
-    pages = {f"{lang}/index.html": renderer.lesson(lang) for lang in LANGS}
+    pages = {}
+    for lang in LANGS:
+        pages[f"{lang}/index.html"] = renderer.lesson(lang)
+        batch.send()   # KaTeX renders this page's formulas while the next page is written
     pages["index.html"] = renderer.index()
     pages["404.html"] = renderer.not_found()
     cards = card_formulas(explained, batch)
-    batch.render(cache, katex, style)
+    batch.render()
     pages = {name: batch.substitute(html) for name, html in pages.items()}
     cards = {key: batch.substitute(html) for key, html in cards.items()}
     return {**{name: html.encode("utf-8") for name, html in pages.items()},
