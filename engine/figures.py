@@ -132,7 +132,8 @@ def tidy_svg(svg: str) -> str:
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
     svg = re.sub(r"\n\s*", "\n", svg).replace(" \n", " ")
     svg = re.sub(r'<g id="[^"]*">', "<g>", svg)
-    svg = re.sub(r"\d+\.\d{3,}", lambda m: f"{float(m.group(0)):.2f}".rstrip("0").rstrip("."), svg)
+    svg = re.sub(r"<[^>]+>", lambda tag: re.sub(   # in tags only: the words between them keep every digit
+        r"\d+\.\d{3,}", lambda m: f"{float(m.group(0)):.2f}".rstrip("0").rstrip("."), tag.group(0)), svg)
     for fonts, stack in WEB_FONTS.items():
         svg = svg.replace(f"font-family: {fonts};", f"font-family: {stack};")
     return re.sub(r'style="[^"]*"', lambda m: re.sub(r"([:;,]) ", r"\1", m.group(0)), svg)

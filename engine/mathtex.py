@@ -1,17 +1,18 @@
 """Turn LaTeX into HTML with KaTeX, all formulas of a build in one node process.
 
 Pages are rendered first with a placeholder wherever a formula goes; the
-placeholders are collected in a `MathBatch`, rendered together (starting node
-costs about 0.1 s, so once per build rather than once per formula, and the
-process starts at the beginning of the build so that cost overlaps training),
-and then substituted. A formula KaTeX rejects stops the build with the
+placeholders are collected in a `MathBatch` and sent to node page by page
+(starting node costs about 0.1 s, so once per build rather than once per
+formula; it starts early, so that cost overlaps other work), and the answers
+are substituted at the end. A formula KaTeX rejects stops the build with the
 formula and the page that holds it.
 
 KaTeX's HTML is verbose: a lesson page holds some 500 formulas. `KatexStyle`
 writes the same markup shorter (short class names, with KaTeX's style sheet
 rewritten to match; no TeX annotation; no classes that no style sheet
-names) and ships only the fonts the formulas use. The browser draws the
-result pixel for pixel like KaTeX's own output (tests/test_looks.py).
+names; repeated inline styles as classes) and ships only the fonts the
+formulas use. The browser draws the result pixel for pixel like KaTeX's own
+output (tests/test_light.py compares screenshots).
 """
 
 from __future__ import annotations

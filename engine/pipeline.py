@@ -278,7 +278,10 @@ def animation_files(drawn: list[dict[str, bytes]], count: int) -> dict[str, byte
 
 def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache,
                  katex: mathtex.Katex | None = None) -> dict[str, bytes]:
-    """Render every page, then all their formulas in one KaTeX batch; with KaTeX's style sheet and fonts."""
+    """Every page, the cards' formulas (assets/cards.js), KaTeX's style sheet and the fonts they use.
+
+    The formulas go to KaTeX page by page, so node renders one page's while the next is written.
+    """
     style = mathtex.KatexStyle.load()
     batch = mathtex.MathBatch(cache, katex, style)
     compiled = paths.cache / "jinja" if paths.cache else None

@@ -4,8 +4,8 @@ as text. Expected values come from KaTeX's untouched output and from the browser
 
 from __future__ import annotations
 
+import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -147,3 +147,10 @@ def test_figure_words_are_text_in_the_page_language(default_site):
         svg = (default_site / "figures" / lang / "loss.svg").read_text(encoding="utf-8")
         assert re.search(rf"<text[^>]*>[^<]*{word}", svg)
         assert "<metadata>" not in svg and "sans-serif" in svg
+
+
+def test_figures_print_the_numbers_of_the_run_in_full(default_site):
+    record = json.loads((default_site / "data" / "run.json").read_text(encoding="utf-8"))
+    for lang in LANGS:
+        svg = (default_site / "figures" / lang / "starts.svg").read_text(encoding="utf-8")
+        assert f">E = {record['final']['loss']:.4f}<" in svg   # the recommended start's panel title
