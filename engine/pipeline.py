@@ -288,13 +288,14 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
     if compiled:
         compiled.mkdir(parents=True, exist_ok=True)
     renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, compiled)
+    cards = card_formulas(explained, batch)
+    batch.send()   # KaTeX starts on the cards' formulas at once...
     pages = {}
     for lang in LANGS:
         pages[f"{lang}/index.html"] = renderer.lesson(lang)
-        batch.send()   # KaTeX renders this page's formulas while the next page is written
+        batch.send()   # ...and on each page's while the next page is written
     pages["index.html"] = renderer.index()
     pages["404.html"] = renderer.not_found()
-    cards = card_formulas(explained, batch)
     batch.render()
     pages = {name: batch.substitute(html) for name, html in pages.items()}
     cards = {key: batch.substitute(html) for key, html in cards.items()}
