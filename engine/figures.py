@@ -73,7 +73,7 @@ class Labels:
     @property
     def fonts(self) -> list[str]:
         """The font families for these words: a CJK font first if any word needs one."""
-        needs_cjk = any(ord(c) >= 0x2E80 for c in vars(self).values() for c in c)
+        needs_cjk = any(ord(char) >= 0x2E80 for word in vars(self).values() for char in word)
         return CJK_FONTS if needs_cjk else LATIN_FONTS
 
 

@@ -32,7 +32,7 @@ SCRIPT = Path(__file__).with_name("katex_render.js")
 KATEX_DIST = ROOT / "node_modules" / "katex" / "dist"
 TOKEN = re.compile(r"\x02MATH(\d+)\x03")
 # KaTeX's classes that the site's own style sheet and scripts name: they keep
-# their names (tests/test_looks.py checks that templates/static names no other).
+# their names (tests/test_light.py checks that templates/static names no other).
 OWN_CLASSES = ("katex", "katex-display", "mspace")
 # TeX compiled without optimisation: for a few hundred formulas V8's
 # optimising compiler costs more CPU than it saves.
@@ -255,12 +255,12 @@ class KatexStyle:
         html = html.replace("<semantics>", "").replace("</semantics>", "")
         html = html.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")   # implied in HTML
 
-        def attribute(match):
+        def shorter(match):
             if match.group(0) not in self.attributes:
                 self.attributes[match.group(0)] = self.short_attribute(*match.groups())
             return self.attributes[match.group(0)]
 
-        return ATTRIBUTE.sub(attribute, html)
+        return ATTRIBUTE.sub(shorter, html)
 
     def files(self, pages: list[str]) -> dict[str, bytes]:
         """The style sheet and the fonts that the formulas on these pages use, laid out so the CSS finds them."""

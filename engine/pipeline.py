@@ -134,7 +134,6 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         for key, result in zip(missing, collect()):
             cache.save(key, result)
             drawn[key] = result
-    helpers.close()
     files.update(animation_files(list(drawn.values()), len(run.snapshots)))
     files.update(static_files(paths.templates / "static"))
     files["assets/code.css"] = code_stylesheet()

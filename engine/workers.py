@@ -96,8 +96,6 @@ class Workers:
             return lambda: [job() for job in jobs]
         for k, job in enumerate(jobs):
             self.jobs.put((k, job))
-        for _ in range(2):
-            self.jobs.put(None)    # one "no more work" for each worker
 
         def collect() -> list:
             results = {}
@@ -135,7 +133,7 @@ class Workers:
 
 
 def draw_jobs(jobs, results, fork_second: bool) -> None:
-    """A worker: import the drawing code, maybe fork a second worker, then run jobs until told to stop."""
+    """A worker: import the drawing code, maybe fork a second worker, then run jobs until it is stopped."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the main process's to handle
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # blocked while forking
     parent = os.getppid()
@@ -150,14 +148,11 @@ def draw_jobs(jobs, results, fork_second: bool) -> None:
     # reach the build in full; if the build is gone instead, it leaves at once, waiting for no one.
     while True:
         try:
-            task = jobs.get(timeout=1)
+            k, job = jobs.get(timeout=1)
         except queue.Empty:
-            task = None
-        if os.getppid() != parent:
-            os._exit(0)
-        if task is None:
+            if os.getppid() != parent:
+                os._exit(0)
             continue
-        k, job = task
         try:
             results.put((k, job()))
         except Exception as err:  # noqa: BLE001 - the main process raises it
