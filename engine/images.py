@@ -33,9 +33,8 @@ def gif_picks(count: int) -> list[int]:
     return sorted({round(k * (count - 1) / (GIF_FRAMES - 1)) for k in range(GIF_FRAMES)})
 
 
-def shared_palette(frames: list[np.ndarray]) -> Image.Image:
+def shared_palette(pictures: list[Image.Image]) -> Image.Image:
     """One 64-colour palette for all frames (MAXCOVERAGE keeps white white; MEDIANCUT does not)."""
-    pictures = [Image.fromarray(f) for f in frames]
     mosaic = Image.new("RGB", (pictures[0].width, pictures[0].height * len(pictures)))
     for k, picture in enumerate(pictures):
         mosaic.paste(picture, (0, k * picture.height))
