@@ -386,6 +386,7 @@ class PageRenderer:
         # A word joiner keeps the punctuation with the formula without stopping
         # KaTeX from breaking a long formula inside.
         html = MATH_THEN_PUNCTUATION.sub("\\1\u2060\\2", html)
+        self.batch.send()   # KaTeX renders this section's formulas while the next one is written
         return Section(section_id, number, first[2:].strip(), html)
 
     def lesson(self, lang: str) -> str:

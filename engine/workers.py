@@ -21,6 +21,10 @@ from typing import Callable
 
 from engine.mathtex import Katex
 
+# What both the build and the workers use (numpy, Pillow, the network): imported
+# once, before the first worker is forked, rather than once on each side.
+SHARED_MODULES = ("engine.train", "engine.images")
+
 
 class Helpers:
     """The helper processes of one build; each starts when first wanted, all stop in `close`."""
@@ -75,6 +79,8 @@ class Workers:
         self.first = None
         self.pids: list[int] = []
         if wanted and can:
+            for module in SHARED_MODULES:
+                importlib.import_module(module)
             context = multiprocessing.get_context("fork")
             # Queues, not pipes: a put never waits for the reader, so a worker
             # with a large result can go on to its next job.
