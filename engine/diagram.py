@@ -10,7 +10,7 @@ opens; the page's script shows the card on hover, focus or tap.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
+from html import escape
 
 from engine.network import Network
 
@@ -88,7 +88,7 @@ def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: d
         number = (f'<tspan data-slot="{"p" if pass_ == "forward" else "g"}:{name}" data-digits="3">'
                   f"{short(values[name])}</tspan>")
         # (markup, characters to make room for: numbers change between snapshots, so six)
-        text = (number, 6) if compact else (f"{escape(symbol)} = {number}", len(symbol) + 3 + 6)
+        text = (number, 6) if compact else (f"{escape(symbol, quote=False)} = {number}", len(symbol) + 3 + 6)
         if item.kind == "edge":
             parts.append((item, edge_svg(item.id, centres[layer - 1, int(index[0])], target, text, pass_,
                                          LABEL_AT_COMPACT if compact else LABEL_AT)))
@@ -161,7 +161,7 @@ def node_svg(item_id: str, centre, name: str, value: str, role: str) -> str:
     x, y = centre
     inner = (
         f'<circle class="dg-shape dg-{role}" cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}"/>'
-        f'<text class="dg-name" x="{x:.1f}" y="{y + 6:.1f}" text-anchor="middle">{escape(name)}</text>'
+        f'<text class="dg-name" x="{x:.1f}" y="{y + 6:.1f}" text-anchor="middle">{escape(name, quote=False)}</text>'
         f'<text class="dg-value" x="{x:.1f}" y="{y + RADIUS + 18:.1f}" text-anchor="middle">{value}</text>'
     )
     return focusable(item_id, "node", inner)

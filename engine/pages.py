@@ -276,6 +276,7 @@ class PageRenderer:
         self.run = run
         self.batch = batch
         self.figures = figures  # lang -> figure id -> Figure
+        self.sources: dict[str, tuple[str, str]] = {}   # function -> (file, highlighted source)
         self.strings = load_strings(content)
         self.values = {**lesson_values(run), **explained, "glossary": load_glossary(content)}
         self.env = jinja2.Environment(
@@ -334,7 +335,9 @@ class PageRenderer:
 
     def code(self, qualified: str, lang: str) -> Markup:
         """An engine function's source, highlighted, with the file it comes from."""
-        file, html = source_code(qualified)
+        if qualified not in self.sources:   # both languages show the same functions
+            self.sources[qualified] = source_code(qualified)
+        file, html = self.sources[qualified]
         name = qualified.rpartition(".")[2]
         caption = escape(self.strings[lang]["code_caption"].format(file=file, name=f"{name}()"))
         return Markup(f'<figure class="code" id="code-{name}"><figcaption><code>{caption}</code></figcaption>'

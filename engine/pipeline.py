@@ -119,10 +119,11 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
     jobs = drawing_jobs(settings, strings, cache)
     drawn = {key: cache.load(key) for key in jobs}
     missing = [key for key, files in drawn.items() if files is None]
-    workers, katex = helpers.workers(wanted=bool(missing)), helpers.katex.start()
+    workers = helpers.workers(wanted=bool(missing))
     with clock.step("train"):
         run, others = cache.value("runs", settings.as_dict(),
                                   lambda: train_with_comparisons(settings, progress))
+    katex = helpers.katex.start()   # not sooner: see engine/workers.py
     with clock.step("figures (started)"):
         collect = workers.start([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
     with clock.step("pages"):

@@ -3,9 +3,11 @@
 A build is mostly CPU work on two cores: the main process trains and writes
 pages, node renders formulas, and two workers draw the figures and frames with
 matplotlib. Starting a worker means importing matplotlib (about a third of a
-second), and starting node means loading KaTeX; both can happen while the main
-process is still importing the engine, so the command line starts them first
-(`Helpers.start`). This module imports nothing heavy for that reason.
+second), which can happen while the main process imports the engine and
+trains, so the command line starts the workers first (`Helpers.start`); this
+module imports nothing heavy for that reason. Node starts once the run is
+trained: it needs a tenth of a second to load KaTeX, and in the first moments
+both cores are busy already, the drawing waiting on matplotlib's import.
 """
 
 from __future__ import annotations
@@ -34,9 +36,8 @@ class Helpers:
         self.drawing: Workers | None = None
 
     def start(self) -> "Helpers":
-        """Start the workers and node now, before it is known what the build needs."""
+        """Start the drawing workers now, before it is known what the build needs (node starts later)."""
         self.workers(wanted=True)
-        self.katex.start()
         return self
 
     def workers(self, wanted: bool) -> "Workers":
