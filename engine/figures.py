@@ -317,9 +317,13 @@ class FrameDrawer:
         self.loss = self.fig.text(box.x1, TITLE_BASELINE, "", ha="right", animated=True, **style)
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self.pixels = Image.new("RGB", self.canvas.get_width_height())   # each frame is read into it
+        # The spines that show, drawn again over each frame's lines as a full draw would.
+        self.spines = [(ax, spine) for ax in (self.fit_ax, self.loss_ax) for spine in ax.spines.values()
+                       if spine.get_visible()]
 
     def frame(self, index: int) -> Image.Image:
-        """The frame for snapshot `index`, as an RGB image."""
+        """The frame for snapshot `index`, as an RGB image (the same image each time: use it before the next)."""
         snap = self.run.snapshots[index]
         self.curve.set_data(self.xs, predict(self.run.settings.network, snap.params, self.xs))
         self.loss_line.set_data(np.arange(1, snap.epoch + 1), self.run.losses[:snap.epoch])
@@ -327,15 +331,16 @@ class FrameDrawer:
         self.epoch.set_text(str(snap.epoch))
         self.loss.set_text(f"{snap.loss:.5f}")
         self.canvas.restore_region(self.background)
-        for ax, artists in ((self.fit_ax, [self.curve]), (self.loss_ax, [self.loss_line, self.loss_dot])):
-            for artist in artists:
-                ax.draw_artist(artist)
-            for spine in ax.spines.values():  # spines sit above the lines in a full draw
-                ax.draw_artist(spine)
+        self.fit_ax.draw_artist(self.curve)
+        self.loss_ax.draw_artist(self.loss_line)
+        self.loss_ax.draw_artist(self.loss_dot)
+        for ax, spine in self.spines:
+            ax.draw_artist(spine)
         self.fig.draw_artist(self.epoch)
         self.fig.draw_artist(self.loss)
-        # Read straight from Agg's RGBA buffer, dropping the alpha byte as it goes (one copy, in C).
-        return Image.frombytes("RGB", self.canvas.get_width_height(), self.canvas.buffer_rgba(), "raw", "RGBX")
+        # Agg's RGBA buffer read into the same image each time, the alpha byte dropped (one copy, in C).
+        self.pixels.frombytes(self.canvas.buffer_rgba(), "raw", "RGBX")
+        return self.pixels
 
 
 def frames(run: Run, part: int = 0, parts: int = 1, tick=None) -> tuple[dict[int, bytes], dict[int, Image.Image]]:
@@ -347,11 +352,12 @@ def frames(run: Run, part: int = 0, parts: int = 1, tick=None) -> tuple[dict[int
     """
     drawer = FrameDrawer(run)
     count = len(run.snapshots)
-    palette = images.shared_palette([drawer.frame(k) for k in images.palette_picks(count)])
+    picked = {k: drawer.frame(k).copy() for k in images.palette_picks(count)}
+    palette = images.shared_palette(list(picked.values()))
     in_gif = set(images.gif_picks(count))
     pngs, gif_frames = {}, {}
     for done, k in enumerate(range(part, count, parts), start=1):
-        frame = drawer.frame(k).quantize(palette=palette, dither=Image.Dither.NONE)
+        frame = (picked[k] if k in picked else drawer.frame(k)).quantize(palette=palette, dither=Image.Dither.NONE)
         pngs[k] = images.png_bytes(frame)
         if k in in_gif:
             gif_frames[k] = frame
