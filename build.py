@@ -80,8 +80,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="output folder, replaced as a whole on success (default: site/)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
                         help="override one setting without editing the file; repeat for more")
+    parser.add_argument("--cache", type=Path, default=defaults.cache, metavar="DIR",
+                        help="where builds keep results to reuse, so a rebuild redoes only what changed "
+                             "(default: .cache/ in the project folder; always safe to delete)")
     parser.add_argument("--no-cache", action="store_true",
-                        help="build everything afresh instead of reusing results in .cache/")
+                        help="build everything afresh, reusing and keeping nothing")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print nothing unless something fails or warns")
     parser.add_argument("--strict", action="store_true",
@@ -184,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # A build that can take nothing from the cache needs every helper: start them now, so their
         # start-up overlaps the engine's imports. Otherwise the build starts what it turns out to need.
-        if helpers is not None and ("--no-cache" in argv or not holds_results(CACHE)):
+        if helpers is not None and not holds_results(cache_folder(argv)):
             helpers.start()
         return run(argv, helpers)
     except KeyboardInterrupt:   # while the engine was still being imported
@@ -193,6 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if helpers is not None:
             helpers.close()
+
+
+def cache_folder(argv: list[str]) -> Path | None:
+    """The cache folder the command line asks for (None: --no-cache), read before the engine is imported."""
+    if "--no-cache" in argv:
+        return None
+    folder = CACHE
+    for k, arg in enumerate(argv):
+        if arg == "--cache" and k + 1 < len(argv):
+            folder = Path(argv[k + 1])
+        elif arg.startswith("--cache="):
+            folder = Path(arg.removeprefix("--cache="))
+    return folder
 
 
 def run(argv: list[str], helpers: Helpers | None) -> int:
@@ -212,7 +228,7 @@ def run(argv: list[str], helpers: Helpers | None) -> int:
     from engine.pipeline import Paths, build
     from engine.strict import StrictError
     paths = Paths(config=args.config, content=args.content, templates=args.templates, out=args.out,
-                  cache=None if args.no_cache else Paths.cache)
+                  cache=None if args.no_cache else args.cache)
     try:
         report = build(paths, args.overrides, ProgressBars(not args.quiet and sys.stderr.isatty()), args.strict,
                        helpers)
@@ -247,7 +263,8 @@ def build_command(args: argparse.Namespace) -> list[str]:
                "--out", str(args.out.resolve()), "--content", str(args.content.resolve()),
                "--templates", str(args.templates.resolve()), "-q"]
     command += [f"--set={item}" for item in args.overrides]
-    command += ["--no-cache"] * args.no_cache + ["--strict"] * args.strict
+    command += ["--no-cache"] if args.no_cache else ["--cache", str(args.cache.resolve())]
+    command += ["--strict"] * args.strict
     return command
 
 
@@ -277,4 +294,12 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Everything is written and every helper has stopped: leave now, without tearing
+    # the interpreter down object by object (that takes a twentieth of a second).
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:   # nobody reads it any more
+            pass
+    os._exit(status)

@@ -2,8 +2,8 @@
 
     python benchmarks/build_time.py [--runs 5]
 
-Every build runs as a fresh `python` process (so imports count, as they do
-for a teacher), one kind after another in each round, so slow and fast
+Every build runs `python build.py` as a teacher does (a fresh process, so
+imports count), one kind after another in each round, so slow and fast
 moments of the machine spread over all kinds alike. Each row prints the
 median and the range. Nothing in the repository is touched: builds go to a
 temporary folder with their own cache and a copy of the prose.
@@ -31,22 +31,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# As build.py does it: with nothing in the cache, the helper processes start before the engine is imported.
-BUILD = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, {root!r})
-    from engine.cache import holds_results
-    from engine.workers import Helpers
-    cache = {cache!r}
-    cache = Path(cache) if cache else None
-    helpers = Helpers()
-    if not holds_results(cache):
-        helpers.start()
-    from engine.pipeline import Paths, build
-    build(Paths(content=Path({content!r}), out=Path({out!r}), cache=cache), {overrides!r}, helpers=helpers)
-""")
 
 NAIVE = textwrap.dedent("""
     import io, math, sys, tomllib
@@ -110,10 +94,9 @@ def timed(command: list[str]) -> tuple[float, int]:
 
 
 def build_command(content: Path, out: Path, cache: Path | None, overrides=()) -> list[str]:
-    """A fresh Python process that builds the site."""
-    code = BUILD.format(root=str(ROOT), content=str(content), out=str(out),
-                        cache=None if cache is None else str(cache), overrides=list(overrides))
-    return [sys.executable, "-c", code]
+    """The command a teacher runs, with the benchmark's own prose, output and cache folders."""
+    return [sys.executable, str(ROOT / "build.py"), "--content", str(content), "--out", str(out), "-q",
+            *(["--cache", str(cache)] if cache else ["--no-cache"]), *(f"--set={item}" for item in overrides)]
 
 
 def summary(values: list[float]) -> str:
