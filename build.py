@@ -170,14 +170,20 @@ class ProgressBars:
             bar.close()
 
 
-def describe(report) -> str:
+def describe(report, cache: Path) -> str:
     """What the build did, in three lines."""
     steps = ", ".join(f"{name} {seconds:.2f}" for name, seconds in report.seconds.items())
-    reused = f"; reused from .cache/: {', '.join(report.cached)}" if report.cached else ""
+    reused = f"; reused from {shown(cache)}: {', '.join(report.cached)}" if report.cached else ""
     return (f"  steps (s): {steps}{reused}\n"
             f"  {report.pages} pages, {report.frames} frames, GIF {report.gif_bytes / 1024:.0f} KiB, "
             f"{report.files} files, {report.total_bytes / 2**20:.1f} MiB\n"
             f"  final loss {report.final_loss:.6f}")
+
+
+def shown(folder: Path) -> str:
+    """A folder as the user would write it: relative to here if it is below, with a closing slash."""
+    folder = Path(folder).resolve()
+    return f"{folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder}/"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,7 +256,7 @@ def run(argv: list[str], helpers: Helpers | None) -> int:
         print(f"build.py: warning: {line}", file=sys.stderr)
     if not args.quiet:
         print(f"built {report.out} in {time.perf_counter() - start:.2f} s")
-        print(describe(report))
+        print(describe(report, args.cache))
         if args.single_file:
             print(f"  single file {args.single_file} ({args.lang}): {len(page) / 2**20:.1f} MiB, "
                   "everything inside, opens offline")
