@@ -8,6 +8,8 @@ warm cache must give exactly the bytes of a build without any cache.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,21 @@ def test_a_change_to_the_engine_changes_every_key(tmp_path, monkeypatch):
     code.write_text(code.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     after = cache_module.Cache(tmp_path / "c").key("runs", {"a": 1})
     assert before != after
+
+
+def test_the_command_line_keeps_its_cache_where_it_is_told(tmp_path):
+    """`--cache DIR` holds the results; the second build reuses them and says from where; .cache/ is not used."""
+    cache, out = tmp_path / "kept", tmp_path / "site"
+    default_cache = cache_module.FOLDER
+    before = sorted(p.name for p in default_cache.iterdir()) if default_cache.is_dir() else []
+    command = [sys.executable, str(ROOT / "build.py"), "--cache", str(cache), "--out", str(out),
+               "--set", "train.epochs=300", "--set", "train.display_every=100"]
+    first = subprocess.run(command + ["-q"], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    kinds = {entry.name.split("-")[0] for entry in cache.iterdir()}
+    assert {"site", "runs", "frames", "figures", "katex"} <= kinds
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert f"reused from {cache.resolve()}/: site" in second.stdout
+    after = sorted(p.name for p in default_cache.iterdir()) if default_cache.is_dir() else []
+    assert after == before
