@@ -178,7 +178,7 @@ Languages = dict[str, Labels]   # language code -> the figure words in that lang
 
 
 def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
-    """The data alone, then with the starting curve, then with the trained curve: three SVGs per language."""
+    """The data alone, then with the starting curve, then with the trained curve: name -> language -> SVG."""
     fig = new_figure()
     ax = fig.add_subplot()
     fits, fails = draw_points(ax, run)
@@ -186,13 +186,14 @@ def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
     xs = curve_xs(run)
     curve, = ax.plot(xs, predict(run.settings.network, run.initial.params, xs), color=CURVE, linewidth=2.2,
                      visible=False)
-    drawn = {lang: {} for lang in languages}
+    drawn = {}
     for name in ("scatter", "initial", "final"):
         if name == "initial":
             ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1])
             curve.set_visible(True)
         if name == "final":
             curve.set_ydata(predict(run.settings.network, run.final_params, xs))
+        drawn[name] = {}
         for lang, words in languages.items():
             ax.set_xlabel(words.x, fontfamily=words.fonts)
             ax.set_ylabel(words.y, fontfamily=words.fonts)
@@ -200,7 +201,7 @@ def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
             ax.legend(handles, [words.fits, words.fails, words.curve][:len(handles)], loc="lower center",
                       bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False, borderaxespad=0.2,
                       prop={"family": words.fonts})
-            drawn[lang][name] = svg_bytes(fig)
+            drawn[name][lang] = svg_bytes(fig)
     return drawn
 
 
@@ -380,16 +381,21 @@ def frame_files(run: Run, others, progress=None, *, part: int, parts: int) -> di
     return files
 
 
-def figure_files(run: Run, others, progress=None, *, words: dict[str, dict]) -> dict[str, bytes]:
-    """The static figures as SVG files, each drawn once and written in every language of `words`."""
+def figure_files(run: Run, others, progress=None, *, words: dict[str, dict], group: str) -> dict[str, bytes]:
+    """One group of static figures as SVG files by name, each figure drawn once and written in every language of `words`.
+
+    The groups are separate jobs, so that the two workers can share them out as they come free.
+    """
     configure_matplotlib()
     languages = {lang: Labels(**words[lang]) for lang in words}
-    by_figure = {
-        "loss": loss_figure(run, languages),
-        "hidden": hidden_figure(run, run.final_params, languages),
-        "starts": starts_figure(run, others, languages),
-    }
-    drawn = {f"figures/{lang}/{name}.svg": svg for lang, svgs in data_figures(run, languages).items()
-             for name, svg in svgs.items()}
-    drawn.update({f"figures/{lang}/{name}.svg": svgs[lang] for name, svgs in by_figure.items() for lang in words})
-    return dict(sorted(drawn.items()))
+    if group == "data":
+        drawn = data_figures(run, languages)
+    elif group == "loss":
+        drawn = {"loss": loss_figure(run, languages)}
+    elif group == "hidden":
+        drawn = {"hidden": hidden_figure(run, run.final_params, languages)}
+    elif group == "starts":
+        drawn = {"starts": starts_figure(run, others, languages)}
+    else:
+        raise ValueError(f"no figure group {group!r}")
+    return {f"figures/{lang}/{name}.svg": svg for name, svgs in drawn.items() for lang, svg in svgs.items()}

@@ -33,6 +33,9 @@ FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height
     "loss": (640, 320), "hidden": (800, 340),
 }
 FRAME_SIZE = (800, 340)
+# The static figures in groups, each a drawing job (engine.figures.figure_files), the most work first:
+# the two workers take the frames and then these as they come free, so they finish close together.
+FIGURE_GROUPS = ("data", "starts", "hidden", "loss")
 COMPARISON_SEEDS = (1, 2, 3, 4, 5)  # random starts set beside the configured one...
 COMPARISON_COUNT = 4                # ...this many of them
 REFERENCE_SEED = 2024               # random parameters the browser's network is checked at
@@ -264,7 +267,8 @@ def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict
     jobs = {cache.key("frames", inputs, part, parts): ("engine.figures.frame_files", {"part": part, "parts": parts})
             for part in range(parts)}
     words = {lang: strings[lang]["figure"] for lang in LANGS}
-    jobs[cache.key("figures", inputs, words)] = ("engine.figures.figure_files", {"words": words})
+    for group in FIGURE_GROUPS:
+        jobs[cache.key("figures", inputs, words, group)] = ("engine.figures.figure_files", {"words": words, "group": group})
     return jobs
 
 
