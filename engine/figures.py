@@ -1,7 +1,8 @@
 """Draw the lesson's figures and the training animation with matplotlib.
 
 Static figures (the points, the starting curve, the final fit, the loss curve)
-are drawn once per language as SVG, so they stay sharp on a projector. The
+are SVG, so they stay sharp on a projector; each is drawn once with the words
+of every language and written as one file per language. The
 animation frames carry no words of either language (x, y-hat, E, epoch), so one
 set serves both pages: each frame shows the fitted curve over the points and
 the loss so far. Frames are drawn by blitting: the axes, ticks and points are
@@ -22,6 +23,8 @@ import numpy as np
 from matplotlib import rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.text import Text
 from matplotlib.ticker import LogFormatterSciNotation
 from PIL import Image
 
@@ -51,6 +54,7 @@ FAILS = "#c2410c"     # points labelled 0
 UNIT_COLOURS = ["#7c3aed", "#0f766e", "#b45309", "#be185d", "#1d4ed8"]
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+GROUP_TAG = re.compile(r"<g[\s>]|</g>")   # where an SVG group opens or closes
 FRAME_SIZE = (8.0, 3.4)  # inches at 100 dpi: 800 x 340 pixels
 FRAME_DPI = 100
 CURVE_SAMPLES = 300
@@ -145,12 +149,29 @@ def draw_points(ax, run: Run) -> tuple:
     return tuple(groups)
 
 
-def svg_bytes(fig: Figure) -> bytes:
-    """Render a figure as SVG with no date or random ids."""
+def svg_files(fig: Figure, languages: "Languages") -> dict[str, bytes]:
+    """The figure as one SVG per language, drawn once: each file keeps its own language's words only."""
     buffer = io.StringIO()
     FigureCanvasAgg(fig)
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
-    return tidy_svg(buffer.getvalue()).encode("utf-8")
+    svg = buffer.getvalue()
+    return {lang: tidy_svg(without_groups(svg, [words_id(other) for other in languages if other != lang])
+                           ).encode("utf-8")
+            for lang in languages}
+
+
+def without_groups(svg: str, ids: list[str]) -> str:
+    """matplotlib's SVG without the groups (`<g id=...>` up to its own `</g>`) of these ids."""
+    for group in ids:
+        while (start := svg.find(f'<g id="{group}">')) >= 0:
+            depth, end = 0, start
+            for tag in GROUP_TAG.finditer(svg, start):
+                depth += -1 if tag.group(0) == "</g>" else 1
+                if depth == 0:
+                    end = tag.end()
+                    break
+            svg = svg[:start] + svg[end:]
+    return svg
 
 
 def tidy_svg(svg: str) -> str:
@@ -173,9 +194,52 @@ def new_figure(width: float = 6.4, height: float = 3.6, top: float = 0.86, **spa
     return fig
 
 
-# A figure is drawn once and then written in each language: only its words change.
+# ---------------------------------------------------------------- words in every language
+
+# A figure is drawn once with the words of every language, each language's words in
+# SVG groups of their own; `svg_files` writes one file per language without the
+# other languages' groups. Where matplotlib puts an axis label or a title depends
+# on the tick labels, never on the words, so each language's words sit where a
+# figure drawn in that language alone would put them.
 Languages = dict[str, Labels]   # language code -> the figure words in that language
 
+
+def words_id(lang: str) -> str:
+    """The SVG group id of one language's words."""
+    return f"words-{lang}"
+
+
+class Translation(Text):
+    """One language's words for an axis label or a title, drawn where matplotlib puts that (empty) text."""
+
+    def __init__(self, place: Text, text: str, lang: str, fonts: list[str]):
+        super().__init__(text=text)
+        self.update_from(place)   # size, colour, alignment, rotation and transform
+        self.set_rotation_mode(place.get_rotation_mode())
+        self.set_fontfamily(fonts)
+        self.set_gid(words_id(lang))
+        self.place = place
+
+    def draw(self, renderer):
+        self.set_position(self.place.get_position())   # placed while the axes were drawn, just before
+        super().draw(renderer)
+
+
+def translate(fig: Figure, place: Text, texts: dict[str, str], languages: Languages) -> None:
+    """Give an axis label or a title its words in every language (it stays empty itself)."""
+    place.set_text("")
+    for lang, text in texts.items():
+        fig.add_artist(Translation(place, text, lang, languages[lang].fonts))
+
+
+def label_axes(fig: Figure, ax, languages: Languages, x: str | None = None, y: str | None = None) -> None:
+    """The x and y axis labels, in every language, from the words named `x` and `y`."""
+    for name, axis in ((x, ax.xaxis), (y, ax.yaxis)):
+        if name:
+            translate(fig, axis.label, {lang: getattr(words, name) for lang, words in languages.items()}, languages)
+
+
+# ---------------------------------------------------------------- the static figures
 
 def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
     """The data alone, then with the starting curve, then with the trained curve: name -> language -> SVG."""
@@ -186,22 +250,25 @@ def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
     xs = curve_xs(run)
     curve, = ax.plot(xs, predict(run.settings.network, run.initial.params, xs), color=CURVE, linewidth=2.2,
                      visible=False)
-    drawn = {}
+    label_axes(fig, ax, languages, x="x", y="y")
+    drawn, legends = {}, []
     for name in ("scatter", "initial", "final"):
         if name == "initial":
             ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1])
             curve.set_visible(True)
         if name == "final":
             curve.set_ydata(predict(run.settings.network, run.final_params, xs))
-        drawn[name] = {}
-        for lang, words in languages.items():
-            ax.set_xlabel(words.x, fontfamily=words.fonts)
-            ax.set_ylabel(words.y, fontfamily=words.fonts)
-            handles = [fits, fails] + [curve] * curve.get_visible()
-            ax.legend(handles, [words.fits, words.fails, words.curve][:len(handles)], loc="lower center",
-                      bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False, borderaxespad=0.2,
-                      prop={"family": words.fonts})
-            drawn[name][lang] = svg_bytes(fig)
+        handles = [fits, fails] + [curve] * curve.get_visible()
+        for legend in legends:
+            legend.remove()
+        # One legend per language: each lays out its own words.
+        legends = [ax.add_artist(Legend(ax, handles, [words.fits, words.fails, words.curve][:len(handles)],
+                                        loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False,
+                                        borderaxespad=0.2, prop={"family": words.fonts}))
+                   for words in languages.values()]
+        for legend, lang in zip(legends, languages):
+            legend.set_gid(words_id(lang))
+        drawn[name] = svg_files(fig, languages)
     return drawn
 
 
@@ -214,12 +281,8 @@ def loss_figure(run: Run, languages: Languages) -> dict[str, bytes]:
     log_scale(ax)
     ax.set_xlim(1, max(2, len(run.losses)))
     ax.grid(True, which="major", color=GRID, linewidth=0.6)
-    drawn = {}
-    for lang, words in languages.items():
-        ax.set_xlabel(words.epoch, fontfamily=words.fonts)
-        ax.set_ylabel(words.loss, fontfamily=words.fonts)
-        drawn[lang] = svg_bytes(fig)
-    return drawn
+    label_axes(fig, ax, languages, x="epoch", y="loss")
+    return svg_files(fig, languages)
 
 
 def hidden_figure(run: Run, params, languages: Languages) -> dict[str, bytes]:
@@ -239,13 +302,11 @@ def hidden_figure(run: Run, params, languages: Languages) -> dict[str, bytes]:
     left.legend(frameon=False, loc="best")
     draw_points(right, run)
     right.plot(xs, a[-1][:, 0], color=CURVE, linewidth=2.4, label="ŷ")
-    drawn = {}
-    for lang, words in languages.items():
-        for ax, title in ((left, words.hidden), (right, words.output)):
-            ax.set_title(title, fontsize=11, fontfamily=words.fonts)
-            ax.set_xlabel(words.x, fontfamily=words.fonts)
-        drawn[lang] = svg_bytes(fig)
-    return drawn
+    for ax, title in ((left, "hidden"), (right, "output")):
+        ax.set_title("", fontsize=11)
+        translate(fig, ax.title, {lang: getattr(words, title) for lang, words in languages.items()}, languages)
+        label_axes(fig, ax, languages, x="x")
+    return svg_files(fig, languages)
 
 
 def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages) -> dict[str, bytes]:
@@ -256,19 +317,18 @@ def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages)
     fig = new_figure(8.0, 2.4 * rows, top=1 - 0.5 / (2.4 * rows), hspace=0.55, wspace=0.12)
     axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
     xs = curve_xs(run)
-    for ax, (_, each) in zip(axes, runs):
+    for ax, (seed, each) in zip(axes, runs):
         draw_points(ax, each)
         ax.plot(xs, predict(each.settings.network, each.final_params, xs), color=CURVE, linewidth=2)
         ax.set_yticks([0, 1])
+        ax.set_title("", fontsize=10)
+        titles = {lang: words.recommended if seed is None else words.seed.format(seed=seed)
+                  for lang, words in languages.items()}
+        translate(fig, ax.title, {lang: f"{title}\nE = {each.final_loss:.4f}" for lang, title in titles.items()},
+                  languages)
     for ax in axes[len(runs):]:
         ax.set_visible(False)
-    drawn = {}
-    for lang, words in languages.items():
-        for ax, (seed, each) in zip(axes, runs):
-            title = words.recommended if seed is None else words.seed.format(seed=seed)
-            ax.set_title(f"{title}\nE = {each.final_loss:.4f}", fontsize=10, fontfamily=words.fonts)
-        drawn[lang] = svg_bytes(fig)
-    return drawn
+    return svg_files(fig, languages)
 
 
 def loss_limits(run: Run) -> tuple[float, float]:

@@ -149,6 +149,24 @@ def test_figure_words_are_text_in_the_page_language(default_site):
         assert "<metadata>" not in svg and "sans-serif" in svg
 
 
+def test_each_figure_holds_its_own_language_s_words_and_no_other(default_site):
+    """Figures are drawn once with every language's words; each file keeps only its own."""
+    import html
+    import tomllib
+    strings = tomllib.loads((ROOT / "content" / "strings.toml").read_text(encoding="utf-8"))
+    texts = {lang: {html.unescape(text) for path in sorted((default_site / "figures" / lang).glob("*.svg"))
+                    for text in re.findall(r"<text[^>]*>([^<]*)</text>", path.read_text(encoding="utf-8"))}
+             for lang in LANGS}   # each line of text in the language's figures
+    for lang in LANGS:
+        words = {key: value.replace("{seed}", "1") for key, value in strings[lang]["figure"].items()}
+        others = {value.replace("{seed}", "1") for other in LANGS if other != lang
+                  for value in strings[other]["figure"].values()} - set(words.values())
+        for key, word in words.items():
+            assert word in texts[lang], (lang, key, word)
+        for word in others:
+            assert word not in texts[lang], (lang, word)
+
+
 def test_figures_print_the_numbers_of_the_run_in_full(default_site):
     record = json.loads((default_site / "data" / "run.json").read_text(encoding="utf-8"))
     for lang in LANGS:
