@@ -134,16 +134,17 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
         explained["client"] = client_data(run)
         files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache, katex)
+    # What needs no drawing is done while the workers finish theirs.
+    files.update(static_files(paths.templates / "static"))
+    files["assets/code.css"] = code_stylesheet()
+    files.update(data_files(run))
+    files[".nojekyll"] = b""
+    found = check(files, paths.content, paths.config, overrides, settings, strict)   # reads the pages only
     with clock.step("figures (waited for)"):
         for key, result in zip(missing, collect()):
             cache.save(key, result)
             drawn[key] = result
     files.update(animation_files(list(drawn.values()), len(run.snapshots)))
-    files.update(static_files(paths.templates / "static"))
-    files["assets/code.css"] = code_stylesheet()
-    files.update(data_files(run))
-    files[".nojekyll"] = b""
-    found = check(files, paths.content, paths.config, overrides, settings, strict)
     with clock.step("write"):
         output.write_site(files, paths.out)
     report = Report(
