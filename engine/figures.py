@@ -58,7 +58,7 @@ GROUP_TAG = re.compile(r"<g[\s>]|</g>")   # where an SVG group opens or closes
 FRAME_SIZE = (8.0, 3.4)  # inches at 100 dpi: 800 x 340 pixels
 FRAME_DPI = 100
 CURVE_SAMPLES = 300
-TITLE_BASELINE = 311.37 / 340   # a frame's title: its baseline, as a fraction of the height
+TITLE_BASELINE = 311.37 / 340   # the baseline of a frame's title, as a fraction of the frame's height
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def configure_matplotlib() -> None:
     rcParams["text.color"] = INK
     rcParams["axes.spines.top"] = False
     rcParams["axes.spines.right"] = False
-    rcParams["axes.titley"] = 1.0   # titles at the top, not moved around tick labels there are none of (saves a layout pass)
+    rcParams["axes.titley"] = 1.0   # titles at the top: no tick labels above to make room for (skips a layout pass)
 
 
 class PowerLabels(LogFormatterSciNotation):
@@ -149,7 +149,7 @@ def draw_points(ax, run: Run) -> tuple:
     return tuple(groups)
 
 
-def svg_files(fig: Figure, languages: "Languages") -> dict[str, bytes]:
+def svg_files(fig: Figure, languages: Languages) -> dict[str, bytes]:
     """The figure as one SVG per language, drawn once: each file keeps its own language's words only."""
     buffer = io.StringIO()
     FigureCanvasAgg(fig)
@@ -164,13 +164,14 @@ def without_groups(svg: str, ids: list[str]) -> str:
     """matplotlib's SVG without the groups (`<g id=...>` up to its own `</g>`) of these ids."""
     for group in ids:
         while (start := svg.find(f'<g id="{group}">')) >= 0:
-            depth, end = 0, start
+            depth = 0
             for tag in GROUP_TAG.finditer(svg, start):
                 depth += -1 if tag.group(0) == "</g>" else 1
                 if depth == 0:
-                    end = tag.end()
                     break
-            svg = svg[:start] + svg[end:]
+            else:
+                raise ValueError(f"group {group!r} is never closed")
+            svg = svg[:start] + svg[tag.end():]
     return svg
 
 

@@ -269,7 +269,8 @@ def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict
             for part in range(parts)}
     words = {lang: strings[lang]["figure"] for lang in LANGS}
     for group in FIGURE_GROUPS:
-        jobs[cache.key("figures", inputs, words, group)] = ("engine.figures.figure_files", {"words": words, "group": group})
+        jobs[cache.key("figures", inputs, words, group)] = ("engine.figures.figure_files",
+                                                            {"words": words, "group": group})
     return jobs
 
 
