@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent
 
 def user_errors() -> tuple[type[Exception], ...]:
     """The errors that are the user's to fix: one line and exit 1, never a traceback."""
+    from engine.cache import CacheFolderError
     from engine.config import SettingsError
     from engine.formulas import FormulaMismatch
     from engine.mathtex import FormulaError
@@ -43,7 +44,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from engine.single_file import SingleFileError
     from engine.train import TrainingDiverged
     return (SettingsError, ContentError, FormulaError, FormulaMismatch, OutputError, TrainingDiverged,
-            SingleFileError)
+            SingleFileError, CacheFolderError)
 
 
 def plain_build(argv: list[str]) -> bool:
@@ -81,8 +82,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
                         help="override one setting without editing the file; repeat for more")
     parser.add_argument("--cache", type=Path, default=defaults.cache, metavar="DIR",
-                        help="where builds keep results to reuse, so a rebuild redoes only what changed "
-                             "(default: .cache/ in the project folder; always safe to delete)")
+                        help="where builds keep results to reuse, so a rebuild redoes only what changed: a new or "
+                             "empty folder, or one used as a cache before (default: .cache/ in the project "
+                             "folder; always safe to delete)")
     parser.add_argument("--no-cache", action="store_true",
                         help="build everything afresh, reusing and keeping nothing")
     parser.add_argument("-q", "--quiet", action="store_true",

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / ".cache"   # where builds keep their results unless told otherwise
+# What a cache folder holds: entries named kind-hash, Jinja's compiled templates, files being written.
+ENTRY = re.compile(r"[a-z]+-[0-9a-f]{40}|jinja|\.tmp-.+")
 PACKAGES = ("numpy", "matplotlib", "pillow", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
 
 
@@ -39,6 +42,21 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+class CacheFolderError(Exception):
+    """The folder given for the cache holds files the cache did not write; str() says which."""
+
+
+def check_folder(folder: Path) -> None:
+    """Refuse a cache folder that holds anything but the cache (entries would be strewn among other files)."""
+    if folder.exists() and not folder.is_dir():
+        raise CacheFolderError(f"--cache: expected a folder, got the file {folder.resolve()}")
+    others = sorted(path.name for path in folder.iterdir() if not ENTRY.fullmatch(path.name)) if folder.is_dir() else []
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise CacheFolderError(f"--cache: expected a new or empty folder, or one a build used as its cache, "
+                               f"got {folder.resolve()} (it holds {shown})")
+
+
 def holds_results(folder: Path | None) -> bool:
     """Whether a build could take anything from this folder (no folder: caching is off)."""
     return folder is not None and folder.is_dir() and any(folder.iterdir())
@@ -48,6 +66,8 @@ class Cache:
     """Results stored by content hash; `folder=None` turns caching off."""
 
     def __init__(self, folder: Path | None):
+        if folder is not None:
+            check_folder(folder)
         self.folder = folder
         self.salt = code_fingerprint() if folder is not None else ""
         self.hits: list[str] = []

@@ -107,3 +107,20 @@ def test_the_command_line_keeps_its_cache_where_it_is_told(tmp_path):
     assert f"reused from {cache.resolve()}/: site" in second.stdout
     after = sorted(p.name for p in default_cache.iterdir()) if default_cache.is_dir() else []
     assert after == before
+
+
+@pytest.mark.parametrize("where", ["a folder of other files", "a file", "an empty name"])
+def test_a_cache_folder_that_holds_other_things_is_refused_in_one_line(tmp_path, where):
+    """The cache never strews its entries among other files: one line, exit 1, nothing written anywhere."""
+    others = tmp_path / "notes"
+    others.mkdir()
+    (others / "lesson-plan.txt").write_text("week 3: backprop", encoding="utf-8")
+    argument = {"a folder of other files": str(others), "a file": str(others / "lesson-plan.txt"),
+                "an empty name": ""}[where]
+    out = tmp_path / "site"
+    result = subprocess.run([sys.executable, str(ROOT / "build.py"), f"--cache={argument}", "--out", str(out), "-q"],
+                            cwd=others, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("build.py: error: --cache: expected ")
+    assert sorted(p.name for p in others.iterdir()) == ["lesson-plan.txt"]
+    assert not out.exists()
