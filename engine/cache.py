@@ -7,7 +7,8 @@ versions that made it, so a change to any of them makes a new key: the cache
 can be missing an entry, but it cannot hand back a stale one.
 
 The cache lives in a git-ignored folder (`.cache/`); deleting it is always
-safe. Entries are pickles written by this program for this program only.
+safe. Entries are pickles written by this program for this program only. It
+keeps at most KEPT_BYTES: past that, the entries used least recently go.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / ".cache"   # where builds keep their results unless told otherwise
 # What a cache folder holds: entries named kind-hash, Jinja's compiled templates, files being written.
 ENTRY = re.compile(r"[a-z]+-[0-9a-f]{40}|jinja|\.tmp-.+")
+KEPT_BYTES = 256 * 2**20   # past this size, the results used least recently are deleted
 PACKAGES = ("numpy", "matplotlib", "pillow", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
 
 
@@ -81,8 +83,10 @@ class Cache:
         """A stored result, or None."""
         if self.folder is None:
             return None
+        path = self.folder / key
         try:
-            value = pickle.loads((self.folder / key).read_bytes())
+            value = pickle.loads(path.read_bytes())
+            os.utime(path)   # used now: among the last to go when the cache is trimmed
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             return None
         self.hits.append(key.split("-")[0])
@@ -97,6 +101,22 @@ class Cache:
         with os.fdopen(handle, "wb") as stream:
             pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, self.folder / key)
+
+    def trim(self) -> None:
+        """Delete the results used least recently until the cache is back within KEPT_BYTES.
+
+        A teacher who tries many settings would otherwise collect a few megabytes per try.
+        """
+        if self.folder is None or not self.folder.is_dir():
+            return
+        entries = [(path.stat(), path) for path in (*self.folder.iterdir(), *(self.folder / "jinja").glob("*"))
+                   if path.is_file() and not path.name.startswith(".tmp-")]
+        total = sum(stat.st_size for stat, _ in entries)
+        for stat, path in sorted(entries, key=lambda entry: entry[0].st_mtime):
+            if total <= KEPT_BYTES:
+                break
+            path.unlink(missing_ok=True)
+            total -= stat.st_size
 
     def value(self, kind: str, inputs: Any, make: Callable[[], Any]) -> Any:
         """The stored result for these inputs, or a new one made and stored now."""

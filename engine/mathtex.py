@@ -37,7 +37,7 @@ OWN_CLASSES = ("katex", "katex-display", "mspace")
 # TeX compiled without optimisation: for a few hundred formulas V8's
 # optimising compiler costs more CPU than it saves.
 NODE_FLAGS = ("--no-opt",)
-KEPT_FORMULAS = 20_000   # formulas the cache keeps across builds
+KEPT_FORMULAS = 5_000   # formulas the cache keeps across builds (a dozen settings; some 12 MB read each build)
 
 
 class FormulaError(Exception):

@@ -160,6 +160,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         warnings=found,
     )
     cache.save(site_key, (files, report))
+    cache.trim()
     return report
 
 

@@ -124,3 +124,19 @@ def test_a_cache_folder_that_holds_other_things_is_refused_in_one_line(tmp_path,
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("build.py: error: --cache: expected ")
     assert sorted(p.name for p in others.iterdir()) == ["lesson-plan.txt"]
     assert not out.exists()
+
+
+def test_the_cache_keeps_to_its_size_by_dropping_what_was_used_least_recently(tmp_path, monkeypatch):
+    """Many tries of settings must not fill the disk: past KEPT_BYTES the oldest-used entries go."""
+    import os
+    monkeypatch.setattr(cache_module, "KEPT_BYTES", 3100)   # three entries and their pickle headers
+    store = cache_module.Cache(tmp_path / "cache")
+    keys = [store.key("site", n) for n in range(5)]
+    for age, key in enumerate(keys):   # each entry about 1000 bytes, the first saved longest ago
+        store.save(key, b"x" * 1000)
+        os.utime(store.folder / key, (1_000_000 + age, 1_000_000 + age))
+    assert store.load(keys[0]) == b"x" * 1000   # used now: the newest of all
+    store.trim()
+    kept = {path.name for path in store.folder.iterdir()}
+    assert kept == {keys[0], keys[3], keys[4]}   # within the limit, the least recently used gone
+    assert sum(path.stat().st_size for path in store.folder.iterdir()) <= 3100
