@@ -52,7 +52,8 @@ def check_folder(folder: Path) -> None:
     """Refuse a cache folder that holds anything but the cache (entries would be strewn among other files)."""
     if folder.exists() and not folder.is_dir():
         raise CacheFolderError(f"--cache: expected a folder, got the file {folder.resolve()}")
-    others = sorted(path.name for path in folder.iterdir() if not ENTRY.fullmatch(path.name)) if folder.is_dir() else []
+    others = sorted(path.name for path in folder.iterdir()
+                    if not ENTRY.fullmatch(path.name)) if folder.is_dir() else []
     if others:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         raise CacheFolderError(f"--cache: expected a new or empty folder, or one a build used as its cache, "
@@ -109,8 +110,13 @@ class Cache:
         """
         if self.folder is None or not self.folder.is_dir():
             return
-        entries = [(path.stat(), path) for path in (*self.folder.iterdir(), *(self.folder / "jinja").glob("*"))
-                   if path.is_file() and not path.name.startswith(".tmp-")]
+        entries = []
+        for path in (*self.folder.iterdir(), *(self.folder / "jinja").glob("*")):
+            try:
+                if path.is_file() and not path.name.startswith(".tmp-"):
+                    entries.append((path.stat(), path))
+            except OSError:   # gone meanwhile (another build trimming the same cache)
+                pass
         total = sum(stat.st_size for stat, _ in entries)
         for stat, path in sorted(entries, key=lambda entry: entry[0].st_mtime):
             if total <= KEPT_BYTES:
