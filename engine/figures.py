@@ -406,17 +406,18 @@ class FrameDrawer:
 
 
 def frames(run: Run, part: int = 0, parts: int = 1, tick=None) -> tuple[dict[int, bytes], dict[int, Image.Image]]:
-    """Draw one share of the frames: their PNGs, and the palette images of those the GIF shows.
+    """Draw one share of the frames: their PNGs, and (drawn in one share) the palette images the GIF shows.
 
     Frames become palette images as soon as they are drawn, so a long run
     never holds its frames' full pixels in memory. Every share learns the same
-    palette from the same few frames, so shares drawn apart fit together.
+    palette from the same few frames, so shares drawn apart fit together; with
+    several shares the build makes the GIF from their PNGs.
     """
     drawer = FrameDrawer(run)
     count = len(run.snapshots)
     picked = {k: drawer.frame(k).copy() for k in images.palette_picks(count)}
     palette = images.shared_palette(list(picked.values()))
-    in_gif = set(images.gif_picks(count))
+    in_gif = set(images.gif_picks(count)) if parts == 1 else set()
     pngs, gif_frames = {}, {}
     for done, k in enumerate(range(part, count, parts), start=1):
         frame = (picked[k] if k in picked else drawer.frame(k)).quantize(palette=palette, dither=Image.Dither.NONE)
@@ -437,13 +438,13 @@ def frame_files(run: Run, others, progress=None, *, part: int, parts: int) -> di
     tick = (lambda done: progress(f"frames {part + 1}/{parts}", done, -(-count // parts))) if progress else None
     pngs, gif_frames = frames(run, part, parts, tick)
     files = {images.frame_name(k, count): png for k, png in pngs.items()}
-    if parts == 1:
+    if gif_frames:
         files[images.GIF] = images.gif_bytes([gif_frames[k] for k in sorted(gif_frames)])
     return files
 
 
 def figure_files(run: Run, others, progress=None, *, words: dict[str, dict], group: str) -> dict[str, bytes]:
-    """One group of static figures as SVG files by name, each figure drawn once and written in every language of `words`.
+    """One group of static figures as SVG files by name, each drawn once and written in every language of `words`.
 
     The groups are separate jobs, so that the two workers can share them out as they come free.
     """

@@ -1,10 +1,10 @@
 """Turn LaTeX into HTML with KaTeX, all formulas of a build in one node process.
 
 Pages are rendered first with a placeholder wherever a formula goes; the
-placeholders are collected in a `MathBatch` and sent to node page by page
-(starting node costs about 0.1 s, so once per build rather than once per
-formula; it starts as soon as the run is trained, so that cost overlaps other work), and the answers
-are substituted at the end. A formula KaTeX rejects stops the build with the
+placeholders are collected in a `MathBatch` and sent to node section by
+section (starting node costs about 0.1 s, so once per build rather than once
+per formula; it starts as soon as the run is trained, so that cost overlaps
+other work), and the answers are substituted at the end. A formula KaTeX rejects stops the build with the
 formula and the page that holds it.
 
 KaTeX's HTML is verbose: a lesson page holds some 500 formulas. `KatexStyle`

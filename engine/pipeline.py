@@ -24,7 +24,6 @@ from engine.cache import FOLDER as cache_folder, Cache
 from engine.network import loss_and_gradient, predict
 from engine.pages import LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
 from engine.strict import check
-from engine.images import frame_name
 from engine.workers import Helpers, Job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,7 +235,7 @@ def client_data(run: train.Run) -> dict:
         "initial": list(run.initial.params),
         "snapshots": [{"epoch": s.epoch, "loss": s.loss, "params": list(s.params), "grads": list(s.grads)}
                       for s in run.snapshots],
-        "frames": [frame_name(k, count) for k in range(count)],
+        "frames": [images.frame_name(k, count) for k in range(count)],
         "reference": {"points": reference,
                       "run": {"epochs": REFERENCE_EPOCHS, "params": list(hundred.final_params),
                               "losses": list(hundred.losses), "loss": hundred.final_loss}},
@@ -279,7 +278,7 @@ def animation_files(drawn: list[dict[str, bytes]], count: int) -> dict[str, byte
     """The drawn files: frames, figures and the GIF (made here if the frames came in several shares)."""
     files = {name: data for result in drawn for name, data in result.items()}
     if images.GIF not in files:
-        files[images.GIF] = images.gif_from_pngs([files[frame_name(k, count)] for k in images.gif_picks(count)])
+        files[images.GIF] = images.gif_from_pngs([files[images.frame_name(k, count)] for k in images.gif_picks(count)])
     return dict(sorted(files.items()))
 
 
@@ -287,7 +286,8 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
                  katex: mathtex.Katex | None = None) -> dict[str, bytes]:
     """Every page, the cards' formulas (assets/cards.js), KaTeX's style sheet and the fonts they use.
 
-    The formulas go to KaTeX page by page, so node renders one page's while the next is written.
+    The formulas go to KaTeX as they are written (the renderer sends each section's), so node renders
+    them while the rest of the pages is written.
     """
     style = mathtex.KatexStyle.load()
     batch = mathtex.MathBatch(cache, katex, style)
@@ -300,7 +300,7 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
     pages = {}
     for lang in LANGS:
         pages[f"{lang}/index.html"] = renderer.lesson(lang)
-        batch.send()   # ...and on each page's while the next page is written
+        batch.send()   # ...and on the page's own (each section's went as it was written)
     pages["index.html"] = renderer.index()
     pages["404.html"] = renderer.not_found()
     batch.render()
