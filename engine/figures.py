@@ -32,18 +32,16 @@ from engine import images
 from engine.network import forward, predict
 from engine.train import Run
 
-# The first family that has a glyph wins, so Latin text keeps DejaVu Sans and
-# Chinese falls back to a CJK font installed by the project's set-up.
 # Chinese labels need a CJK font, which the project's set-up installs; other
-# text keeps DejaVu Sans. One family where it suffices: fallbacks cost time.
+# text keeps DejaVu Sans. Only fonts the set-up installs are named: matplotlib
+# logs a line for every text drawn with a list that names a missing font.
 LATIN_FONTS = ["DejaVu Sans"]
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "DejaVu Sans"]
+CJK_FONTS = ["Noto Sans CJK SC", "DejaVu Sans"]   # fonts-noto-cjk, which the README installs
 # Figures keep their words as SVG text (smaller, selectable, read by screen
 # readers), so a reader's browser picks the font: these follow matplotlib's.
 WEB_FONTS = {
-    "'DejaVu Sans'": "'DejaVu Sans',Verdana,sans-serif",
-    "'Noto Sans CJK SC', 'Noto Sans CJK JP', 'WenQuanYi Micro Hei', 'DejaVu Sans'":
-        "'Noto Sans CJK SC','PingFang SC','Hiragino Sans GB','Microsoft YaHei','WenQuanYi Micro Hei',sans-serif",
+    "'DejaVu Sans'": "'DejaVu Sans',sans-serif",
+    "'Noto Sans CJK SC', 'DejaVu Sans'": "'Noto Sans CJK SC','DejaVu Sans',sans-serif",
 }
 INK = "#1f2933"
 GRID = "#d9dee5"
