@@ -14,21 +14,15 @@ pipeline in engine/, and turns a user's mistake into one line and exit 1.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
-from engine.cache import FOLDER as CACHE, holds_results
-from engine.workers import Helpers
-
-# The rest of the engine is imported in the functions below, after a build has
-# started its helper processes: their start-up then overlaps those imports.
+# The engine is imported inside the functions below, so that a Ctrl-C while it
+# loads is one line like any other, and --help does not wait for it.
 
 ROOT = Path(__file__).resolve().parent
 
@@ -37,19 +31,34 @@ def user_errors() -> tuple[type[Exception], ...]:
     """The errors that are the user's to fix: one line and exit 1, never a traceback."""
     from engine.cache import CacheFolderError
     from engine.config import SettingsError
+    from engine.images import FigureError
     from engine.formulas import FormulaMismatch
     from engine.mathtex import FormulaError
     from engine.output import OutputError
     from engine.pages import ContentError
     from engine.single_file import SingleFileError
     from engine.train import TrainingDiverged
+    from engine.workers import WorkerDied
     return (SettingsError, ContentError, FormulaError, FormulaMismatch, OutputError, TrainingDiverged,
-            SingleFileError, CacheFolderError)
+            SingleFileError, CacheFolderError, FigureError, WorkerDied)
 
 
-def plain_build(argv: list[str]) -> bool:
-    """Whether the command line asks for a build in this process (not help, the preview or the check)."""
-    return argv[:1] != ["serve"] and not {"-h", "--help", "--check-reproducible"} & set(argv)
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a mistake on the command line told in one line (exit 1), as every other bad input."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message} (python build.py --help lists every option)\n")
+
+
+def port(text: str) -> int:
+    """A TCP port number for --port."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return number
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -59,7 +68,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     from engine.pipeline import Paths
     serving = argv[:1] == ["serve"]
     settings = "\n".join(f"  {key:<22} {text}" for key, text in SETTINGS_HELP.items())
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="build.py serve" if serving else "build.py",
         description="Train a tiny 1-2-1 sigmoid network and build the bilingual lesson site "
                     "(Chinese and English) from it.\n\n"
@@ -94,11 +103,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "without alt text, a setting that is not used), before anything is written")
     parser.add_argument("--single-file", type=Path, metavar="FILE",
                         help="also write the lesson in one language (--lang) as one HTML file with every style "
-                             "sheet, font, script and image inside, to read offline or send by e-mail")
+                             "sheet, font, script and image inside, to read offline or send by e-mail (a new "
+                             "file, or one written this way before; never a file of the sources or the site)")
     parser.add_argument("--lang", choices=LANGS, default=LANGS[0],
                         help=f"the language of --single-file (default: {LANGS[0]})")
     if serving:
-        parser.add_argument("--port", type=int, default=8000, metavar="N",
+        parser.add_argument("--port", type=port, default=8000, metavar="N",
                             help="port on 127.0.0.1 to serve the preview on (default: 8000; 0: any free port)")
     parser.add_argument("--check-reproducible", action="store_true",
                         help="build twice, each time in a fresh process, into two temporary folders (not --out), "
@@ -110,36 +120,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def build_afresh(paths, overrides: list[str]) -> str | None:
-    """One build that reuses nothing from earlier builds; the error line, or None if it succeeded."""
-    from engine.pipeline import build
-    try:
-        build(replace(paths, cache=None), overrides)  # cached results would hide a difference
-    except user_errors() as err:
-        return f"build.py: error: {err}"
-    return None
-
-
-def ignore_ctrl_c() -> None:
-    """In the two builds of --check-reproducible: Ctrl-C is for the checking process, which then waits
-    for them to end (each in its own way, as it would alone) before it removes their folders."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def build_command(args: argparse.Namespace, out: Path, cache: bool = True) -> list[str]:
+    """A quiet `build.py` command with the same sources and settings, writing to `out` (for serve and the check)."""
+    command = [sys.executable, str(ROOT / "build.py"), "--config", str(args.config.resolve()),
+               "--out", str(Path(out).resolve()), "--content", str(args.content.resolve()),
+               "--templates", str(args.templates.resolve()), "-q"]
+    command += [f"--set={item}" for item in args.overrides]
+    command += ["--cache", str(args.cache.resolve())] if cache and not args.no_cache else ["--no-cache"]
+    command += ["--strict"] * args.strict
+    return command
 
 
 def check_reproducible(args: argparse.Namespace) -> int:
     """Build the same settings twice in two fresh processes and folders; 0 if every byte is the same."""
     from engine.output import compare_sites
-    from engine.pipeline import Paths
-    sources = Paths(config=args.config, content=args.content, templates=args.templates)
     with tempfile.TemporaryDirectory(prefix="lesson-reproducible-") as tmp:
-        # Two folders with different names and paths, so a path that leaks into a file shows up.
+        # Two folders with different names and paths, so a path that leaks into a file shows up. Each
+        # build is a new interpreter (its own hash seed, no module state) and reuses nothing cached.
         outs = [Path(tmp) / "first", Path(tmp) / "second"]
-        # "spawn": each build starts a new interpreter with its own hash seed and no module state.
-        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=ignore_ctrl_c) as pool:
-            errors = list(pool.map(build_afresh, [replace(sources, out=out) for out in outs], [args.overrides] * 2))
-        if errors[0] or errors[1]:
-            print(errors[0] or errors[1], file=sys.stderr)
+        builds = [subprocess.Popen(build_command(args, out, cache=False), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True) for out in outs]
+        try:
+            errors = [build.communicate()[1] for build in builds]
+        finally:   # stopped: each build stops on the same signal by itself; wait for both before cleaning up
+            for build in builds:
+                build.wait()
+        failed = next((error for build, error in zip(builds, errors) if build.returncode != 0), None)
+        if failed is not None:
+            print(failed.strip().splitlines()[-1] if failed.strip() else "build.py: error: a build failed",
+                  file=sys.stderr)
             return 1
         count, differing = compare_sites(*outs)
     if differing:
@@ -188,62 +197,44 @@ def shown(folder: Path) -> str:
     return f"{folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder}/"
 
 
+def terminate(signum, frame) -> None:
+    """SIGTERM (`kill`, a closed session) stops the build as Ctrl-C does: cleanly, the old site kept."""
+    from engine.output import Terminated
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the build and report what it made."""
+    """Run the command and report what it did; a stop (Ctrl-C, SIGTERM) is one line too."""
     argv = sys.argv[1:] if argv is None else argv
-    helpers = Helpers() if plain_build(argv) else None
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        # A build that can take nothing from the cache needs every helper: start them now, so their
-        # start-up overlaps the engine's imports. Otherwise the build starts what it turns out to need.
-        if helpers is not None and not holds_results(cache_folder(argv)):
-            helpers.start()
-        return run(argv, helpers)
-    except KeyboardInterrupt:   # while the engine was still being imported
-        print("build.py: interrupted; the previous site is unchanged", file=sys.stderr)
-        return 130
+        return run(argv)
+    except KeyboardInterrupt as stop:   # also SIGTERM (Terminated); the engine stopped its helpers already
+        terminated = type(stop).__name__ == "Terminated"
+        print(f"build.py: {'terminated' if terminated else 'interrupted'}; the previous site is unchanged",
+              file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     finally:
-        if helpers is not None:
-            helpers.close()
+        signal.signal(signal.SIGTERM, previous)
 
 
-def cache_folder(argv: list[str]) -> Path | None:
-    """The cache folder the command line asks for (None: --no-cache), read before the engine is imported."""
-    if "--no-cache" in argv:
-        return None
-    folder = CACHE
-    for k, arg in enumerate(argv):
-        if arg == "--cache" and k + 1 < len(argv):
-            folder = Path(argv[k + 1])
-        elif arg.startswith("--cache="):
-            folder = Path(arg.removeprefix("--cache="))
-    return folder
-
-
-def run(argv: list[str], helpers: Helpers | None) -> int:
-    """The command line's work, once the helpers (if any) are on their way."""
+def run(argv: list[str]) -> int:
+    """The command line's work."""
     start = time.perf_counter()
     args = parse_args(argv)
     if args.check_reproducible:
-        try:
-            return check_reproducible(args)
-        except KeyboardInterrupt:
-            print("build.py: interrupted; the check stopped and its temporary folders are removed", file=sys.stderr)
-            return 130
+        return check_reproducible(args)
     if args.serve:
         from engine.serve import serve
-        return serve(build_command(args), args.out, [args.content, args.templates, ROOT / "engine"], args.config,
-                     args.port, say)
+        return serve(build_command(args, args.out), args.out, [args.content, args.templates, ROOT / "engine"],
+                     args.config, args.port, say)
     from engine.pipeline import Paths, build
     from engine.strict import StrictError
     paths = Paths(config=args.config, content=args.content, templates=args.templates, out=args.out,
                   cache=None if args.no_cache else args.cache)
     try:
         report = build(paths, args.overrides, ProgressBars(not args.quiet and sys.stderr.isatty()), args.strict,
-                       helpers)
-        if args.single_file:
-            from engine.single_file import single_page
-            page = single_page(report.out, args.lang)
-            write_file(args.single_file, page)
+                       (args.single_file, args.lang) if args.single_file else None)
     except StrictError as err:
         for line in err.warnings:
             print(f"build.py: error: {line} (--strict)", file=sys.stderr)
@@ -251,29 +242,15 @@ def run(argv: list[str], helpers: Helpers | None) -> int:
     except user_errors() as err:
         print(f"build.py: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("build.py: interrupted; the previous site is unchanged", file=sys.stderr)
-        return 130
-    for line in report.warnings:
+    for line in report.warnings + report.left:
         print(f"build.py: warning: {line}", file=sys.stderr)
     if not args.quiet:
         print(f"built {report.out} in {time.perf_counter() - start:.2f} s")
         print(describe(report, args.cache))
         if args.single_file:
-            print(f"  single file {args.single_file} ({args.lang}): {len(page) / 2**20:.1f} MiB, "
-                  "everything inside, opens offline")
+            print(f"  single file {args.single_file} ({args.lang}): "
+                  f"{args.single_file.stat().st_size / 2**20:.1f} MiB, everything inside, opens offline")
     return 0
-
-
-def build_command(args: argparse.Namespace) -> list[str]:
-    """The `build.py` command that the live preview runs for each build: the same options, quiet."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--config", str(args.config.resolve()),
-               "--out", str(args.out.resolve()), "--content", str(args.content.resolve()),
-               "--templates", str(args.templates.resolve()), "-q"]
-    command += [f"--set={item}" for item in args.overrides]
-    command += ["--no-cache"] if args.no_cache else ["--cache", str(args.cache.resolve())]
-    command += ["--strict"] * args.strict
-    return command
 
 
 def say(line: str, trouble: bool = False) -> None:
@@ -281,33 +258,5 @@ def say(line: str, trouble: bool = False) -> None:
     print(line, file=sys.stderr if trouble else sys.stdout, flush=True)
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write one file whole: into a temporary file beside it, then renamed over it."""
-    path = Path(path)
-    temporary = None
-    try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}-", delete=False) as file:
-            temporary = Path(file.name)
-            file.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException as err:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            from engine.output import OutputError
-            raise OutputError(f"--single-file: expected a file that can be written, got {path} "
-                              f"({err.strerror or err})") from None
-        raise
-
-
 if __name__ == "__main__":
-    status = main()
-    # Everything is written and every helper has stopped: leave now, without tearing
-    # the interpreter down object by object (that takes a twentieth of a second).
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:   # nobody reads it any more
-            pass
-    os._exit(status)
+    sys.exit(main())

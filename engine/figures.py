@@ -18,9 +18,11 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+import matplotlib
 import numpy as np
-from matplotlib import rcParams
+from matplotlib import font_manager, rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
@@ -29,6 +31,7 @@ from matplotlib.ticker import LogFormatterSciNotation
 from PIL import Image
 
 from engine import images
+from engine.images import FigureError
 from engine.network import forward, predict
 from engine.train import Run
 
@@ -80,6 +83,26 @@ class Labels:
         """The font families for these words: a CJK font first if any word needs one."""
         needs_cjk = any(ord(char) >= 0x2E80 for word in vars(self).values() for char in word)
         return CJK_FONTS if needs_cjk else LATIN_FONTS
+
+
+def require_cjk_font() -> None:
+    """Stop in one line, with the fix, if matplotlib cannot find the CJK font that Chinese words need.
+
+    Without it the words would lose their glyphs silently. matplotlib lists the
+    fonts once, on its first run: a font installed later stays unknown to it
+    until that list is made again.
+    """
+    try:
+        font_manager.findfont(font_manager.FontProperties(family=CJK_FONTS[0]), fallback_to_default=False)
+        return
+    except ValueError:
+        pass
+    listing = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    if any(Path(path).name.startswith("NotoSansCJK") for path in font_manager.findSystemFonts()):
+        raise FigureError(f"figures: expected matplotlib to know the CJK font {CJK_FONTS[0]}, got a font list "
+                          f"made before it was installed: delete {listing} and build again")
+    raise FigureError(f"figures: expected the CJK font {CJK_FONTS[0]} for the Chinese words, got none installed: "
+                      "apt-get install fonts-noto-cjk")
 
 
 def configure_matplotlib() -> None:
@@ -448,6 +471,8 @@ def figure_files(run: Run, others, progress=None, *, words: dict[str, dict], gro
     """
     configure_matplotlib()
     languages = {lang: Labels(**words[lang]) for lang in words}
+    if any(labels.fonts == CJK_FONTS for labels in languages.values()):
+        require_cjk_font()
     if group == "data":
         drawn = data_figures(run, languages)
     elif group == "loss":

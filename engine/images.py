@@ -15,6 +15,13 @@ GIF = "animation/training.gif"
 GIF_FRAMES = 101  # at most: a GIF of more frames runs too long to follow; the PNGs keep them all
 
 
+class FigureError(Exception):
+    """A figure cannot be drawn here (a font is missing, say); str() says why and how to fix it, in one line.
+
+    It lives here, not in engine.figures, so the build can catch it without importing matplotlib.
+    """
+
+
 def frame_name(index: int, count: int) -> str:
     """The file name of frame `index` (0-based), zero-padded so the names sort in order."""
     return f"animation/frames/frame-{index + 1:0{max(3, len(str(count)))}d}.png"

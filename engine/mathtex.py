@@ -18,6 +18,7 @@ output (tests/test_light.py compares screenshots).
 from __future__ import annotations
 
 import json
+import queue
 import re
 import shutil
 import string
@@ -48,45 +49,88 @@ class Katex:
     """One node process running KaTeX, started early so that its start-up overlaps other work.
 
     Formulas go to it in batches, one JSON line each, as the pages that hold
-    them are written; it renders each batch while the build goes on, and the
-    answers are read once, at the end.
+    them are written; it renders each batch while the build goes on. Two
+    threads talk to it (one writes the batches, one reads the answers, a third
+    keeps what it says on stderr), so the build never blocks on a pipe, and
+    `results` waits at most TIME_LIMIT seconds for a node that does not answer.
     """
+
+    TIME_LIMIT = 60.0   # seconds for node to answer every formula sent (a lesson's take well under one)
 
     def __init__(self):
         self.process: subprocess.Popen | None = None
-        self.answers: list[str] = []              # one JSON line per batch, read as node writes them
-        self.reader: threading.Thread | None = None
+        self.batches: queue.SimpleQueue = queue.SimpleQueue()   # lines for node; None: no more
+        self.answers: list[str] = []          # one JSON line per batch, read as node writes them
+        self.complaints: list[str] = []       # what node wrote on stderr
+        self.threads: list[threading.Thread] = []
+        self.sent = 0                         # formulas sent
 
     def start(self) -> "Katex":
-        """Start node and let it load KaTeX while Python goes on (does nothing if it cannot)."""
+        """Start node and let it load KaTeX while Python goes on (nothing if node is not installed)."""
         node = shutil.which("node")
-        if self.process is None and node is not None and KATEX_DIST.is_dir():
+        if self.process is None and node is not None:
             self.process = subprocess.Popen(
                 [node, *NODE_FLAGS, str(SCRIPT), str(ROOT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, encoding="utf-8")
-            # Its answers are read as they come, so node never waits to write and a batch never waits to be sent.
-            self.reader = threading.Thread(target=self.answers.extend, args=(self.process.stdout,), daemon=True)
-            self.reader.start()
+                stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
+            self.threads = [threading.Thread(target=target, daemon=True)
+                            for target in (self.write, self.read, self.listen)]
+            for thread in self.threads:
+                thread.start()
         return self
+
+    def write(self) -> None:
+        """Pass the batches to node as they come, then close its input (a node that stops reading ends this)."""
+        try:
+            for line in iter(self.batches.get, None):
+                self.process.stdin.write(line)
+                self.process.stdin.flush()
+            self.process.stdin.close()
+        except (OSError, ValueError):   # node has gone (or was stopped): `results` says so
+            pass
+
+    def read(self) -> None:
+        """Keep node's answers as they come."""
+        self.answers.extend(self.process.stdout)
+
+    def listen(self) -> None:
+        """Keep the end of what node says on stderr, for the error line."""
+        for line in self.process.stderr:
+            self.complaints = (self.complaints + [line.strip()])[-20:]
 
     def send(self, items: list[dict]) -> None:
         """Hand a batch of formulas ({"tex", "display"}) to node, which starts on it at once."""
         self.start()
         if self.process is None:
-            raise FormulaError("KaTeX is not installed: run `npm ci` in the project folder (needs node)")
-        self.process.stdin.write(json.dumps(items) + "\n")
-        self.process.stdin.flush()
+            raise FormulaError("node: expected Node.js on the PATH to run KaTeX, got none: install Node.js 20 "
+                               "(apt-get install nodejs), then run `npm ci` in the project folder")
+        self.batches.put(json.dumps(items) + "\n")
+        self.sent += len(items)
 
     def results(self) -> list[dict]:
         """The answers to every batch sent, in order ({"html"} or {"error"}); node then ends."""
-        process, self.process = self.process, None
-        process.stdin.close()
-        self.reader.join()
-        error = process.stderr.read()
-        if process.wait() != 0:
-            raise FormulaError(f"KaTeX failed: {error.strip().splitlines()[-1:]}")
-        answers = [answer for line in self.answers for answer in json.loads(line)]
-        self.answers.clear()
+        self.batches.put(None)
+        reader = self.threads[1]
+        reader.join(self.TIME_LIMIT)
+        if reader.is_alive():
+            self.close()
+            raise FormulaError(f"KaTeX: expected node to render {self.sent} formulas within "
+                               f"{self.TIME_LIMIT:.0f} s, got no answer in that time")
+        try:
+            status = self.process.wait(timeout=5)   # its output has ended: it is on its way out
+        except subprocess.TimeoutExpired:
+            status = "none (it kept running)"
+        self.close()
+        said = [line for line in self.complaints if line]
+        if status != 0:
+            raise FormulaError(f"KaTeX: node stopped with exit status {status}"
+                               + (f": {said[-1][:200]}" if said else ""))
+        try:
+            answers = [answer for line in self.answers for answer in json.loads(line)]
+        except ValueError:
+            raise FormulaError(f"KaTeX: expected node to answer in JSON, got {self.answers[0][:80]!r}") from None
+        if len(answers) != self.sent or not all(isinstance(a, dict) for a in answers):
+            raise FormulaError(f"KaTeX: expected {self.sent} rendered formulas from node, got {len(answers)}")
+        self.answers, self.sent = [], 0
         return answers
 
     def render(self, items: list[dict]) -> list[dict]:
@@ -95,14 +139,29 @@ class Katex:
         return self.results()
 
     def close(self) -> None:
-        """Stop node if it was started and never used (the build ended early)."""
-        if self.process is not None:
+        """Stop node if it still runs (the build ended early, or it did not answer) and wait until it is gone."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
-            self.reader.join()
-            self.process.stdin.close()
-            self.process.stderr.close()
-            self.process = None
+        self.process.wait()
+        self.batches.put(None)
+        for thread in self.threads:
+            thread.join()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            try:
+                stream.close()
+            except OSError:   # a write to it failed: nothing left to flush
+                pass
+        self.process, self.threads = None, []
+        self.batches = queue.SimpleQueue()
+
+
+def check_installed(dist: Path = KATEX_DIST) -> None:
+    """Stop at once, in one line, if KaTeX's npm package is missing (the build needs its style sheet and fonts)."""
+    if not (dist / "katex.min.css").is_file():
+        raise FormulaError(f"KaTeX: expected the npm package in {dist.parent}, got nothing there: "
+                           f"run `npm ci` in {ROOT}")
 
 
 class MathBatch:

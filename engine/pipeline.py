@@ -23,6 +23,7 @@ from engine import config, diagram, formulas, images, mathtex, output, train
 from engine.cache import FOLDER as cache_folder, Cache
 from engine.network import loss_and_gradient, predict
 from engine.pages import LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
+from engine.single_file import single_page
 from engine.strict import check
 from engine.workers import Helpers, Job
 
@@ -66,6 +67,7 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)   # wall time of each step
     cached: tuple[str, ...] = ()                              # results taken from the cache
     warnings: tuple[str, ...] = ()                            # one line each (engine/strict.py)
+    left: tuple[str, ...] = ()                                # what the write could not clean up, one line each
 
 
 Progress = Callable[[str, int, int], None]   # (what, done, total): the CLI draws a bar
@@ -86,28 +88,27 @@ class Stopwatch:
 
 
 def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = None,
-          strict: bool = False, helpers: Helpers | None = None) -> Report:
+          strict: bool = False, single: tuple[Path, str] | None = None) -> Report:
     """Build the whole site from the settings and sources, then write it (with `strict`, only if nothing warns).
 
-    `helpers` (drawing workers and KaTeX's process) may have been started
-    before the engine was imported; the build then uses them. It always
-    stops them before it returns.
+    `single` (a path and a language) also writes that language's page as one self-contained file, together
+    with the site: both are written or neither. The helper processes (drawing workers, KaTeX's node) live in
+    the `with` block and are gone when this returns, whatever ends it.
     """
-    clock = Stopwatch()
-    helpers = helpers or Helpers()
-    try:
-        return build_with(helpers, clock, paths, overrides, progress, strict)
-    finally:
-        helpers.close()
+    with Helpers() as helpers:
+        return build_with(helpers, Stopwatch(), paths, overrides, progress, strict, single)
 
 
 def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list[str], progress: Progress | None,
-               strict: bool) -> Report:
+               strict: bool, single: tuple[Path, str] | None) -> Report:
     """The build, with its helper processes."""
     cache = Cache(paths.cache)
     with clock.step("settings"):
         settings = config.load(paths.config, overrides)
-        output.check_target(paths.out)
+        out = output.check_target(paths.out)
+        if single:
+            output.check_single_file(single[0], out)
+        mathtex.check_installed()
         strings = load_strings(paths.content)
         # Nothing changed since a build with the same settings, prose and templates: reuse it whole.
         site_key = cache.key("site", settings.as_dict(), folder_digest(paths.content), folder_digest(paths.templates))
@@ -116,18 +117,19 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         files, report = previous
         found = check(files, paths.content, paths.config, overrides, settings, strict)
         with clock.step("write"):
-            output.write_site(files, paths.out)
-        return replace(report, out=paths.out, seconds=clock.seconds, cached=("site",), warnings=found)
+            left = output.write_site(files, paths.out, single_file(files, single))
+        return replace(report, out=paths.out, seconds=clock.seconds, cached=("site",), warnings=found, left=tuple(left))
     jobs = drawing_jobs(settings, strings, cache)
     drawn = {key: cache.load(key) for key in jobs}
     missing = [key for key, files in drawn.items() if files is None]
-    workers = helpers.workers(wanted=bool(missing))
+    if missing:
+        helpers.drawing.start()   # the workers import matplotlib while the network trains
     with clock.step("train"):
         run, others = cache.value("runs", settings.as_dict(),
                                   lambda: train_with_comparisons(settings, progress))
     katex = helpers.katex.start()   # not sooner: see engine/workers.py
     with clock.step("figures (started)"):
-        collect = workers.start([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
+        collect = helpers.drawing.run([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
     with clock.step("pages"):
         explained = explain(run)
         explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
@@ -145,7 +147,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
             drawn[key] = result
     files.update(animation_files(list(drawn.values()), len(run.snapshots)))
     with clock.step("write"):
-        output.write_site(files, paths.out)
+        left = output.write_site(files, paths.out, single_file(files, single))
     report = Report(
         pages=sum(name.endswith(".html") for name in files),
         frames=len(run.snapshots),
@@ -160,7 +162,15 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
     )
     cache.save(site_key, (files, report))
     cache.trim()
-    return report
+    return replace(report, left=tuple(left))
+
+
+def single_file(files: dict[str, bytes], single: tuple[Path, str] | None) -> tuple[Path, bytes] | None:
+    """The --single-file target and its bytes: one language's page with everything it uses inside."""
+    if single is None:
+        return None
+    path, lang = single
+    return path, single_page(files, lang)
 
 
 def folder_digest(folder: Path) -> str:

@@ -25,6 +25,7 @@ import functools
 import http.server
 import io
 import json
+import posixpath
 import signal
 import subprocess
 import sys
@@ -32,7 +33,9 @@ import threading
 import time
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
+
+from engine.output import OutputError, check_target, listed
 
 HOOK = '<script src="/__reload.js" data-version="{version}"></script>\n'
 HOOK_SCRIPT = r"""/* Live preview only (python build.py serve): reload after a rebuild, show a failed build. */
@@ -119,7 +122,7 @@ class PreviewHandler(http.server.SimpleHTTPRequestHandler):
         return io.BytesIO(body)
 
     def send_head(self):
-        """Answer the hook's requests and the site's HTML pages; leave other files to the standard handler."""
+        """Answer the hook's requests and the files the last good build wrote (never any other file)."""
         route = urlsplit(self.path).path
         if route == "/__reload":
             return self.answer(200, self.preview.state(), "application/json")
@@ -127,16 +130,31 @@ class PreviewHandler(http.server.SimpleHTTPRequestHandler):
             return self.answer(200, b"__previewState(" + self.preview.state() + b");\n", "text/javascript")
         if route == "/__reload.js":
             return self.answer(200, HOOK_SCRIPT.encode("utf-8"), "text/javascript")
-        path = Path(self.translate_path(self.path))
-        if path.is_dir() and route.endswith("/"):
-            path = path / "index.html"
-        if path.suffix == ".html" and path.is_file():
-            return self.answer(200, with_hook(path.read_bytes(), self.preview.version), "text/html; charset=utf-8")
-        if not path.exists():
-            missing = Path(self.directory) / "404.html"
-            page = missing.read_bytes() if missing.is_file() else NO_SITE_YET.encode("utf-8")
+        site = Path(self.directory)
+        files = listed(site) or set()
+        name = site_file(route, files)
+        if name is None and f"{route.strip('/')}/index.html" in files:   # a folder without its slash
+            self.send_response(301)
+            self.send_header("Location", route + "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if name is None:
+            page = (site / "404.html").read_bytes() if "404.html" in files else NO_SITE_YET.encode("utf-8")
             return self.answer(404, with_hook(page, self.preview.version), "text/html; charset=utf-8")
+        if name.endswith(".html"):
+            return self.answer(200, with_hook((site / name).read_bytes(), self.preview.version),
+                               "text/html; charset=utf-8")
+        self.path = "/" + quote(name)   # the standard handler sends the file, with its type and length
         return super().send_head()
+
+
+def site_file(route: str, files: set[str]) -> str | None:
+    """The file of the site a request's path names (a folder's index.html), if the build wrote it."""
+    name = posixpath.normpath(unquote(route)).lstrip("/")
+    if route.endswith("/") or name in ("", "."):
+        name = posixpath.join(name, "index.html") if name not in ("", ".") else "index.html"
+    return name if name in files else None
 
 
 class PreviewServer(http.server.ThreadingHTTPServer):
@@ -208,6 +226,11 @@ def serve(command: list[str], out: Path, folders: list[Path], settings_file: Pat
           say: Say) -> int:
     """Build with `command`, serve `out` on 127.0.0.1:`port`, and rebuild on every change until Ctrl-C."""
     from watchfiles import DefaultFilter, watch   # only the preview needs it
+    try:
+        out = check_target(out)   # the folder the build will accept: nothing else is ever served
+    except OutputError as err:
+        say(f"build.py: error: {err}", trouble=True)
+        return 1
     preview = Preview()
     try:
         server = PreviewServer(("127.0.0.1", port),

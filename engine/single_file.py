@@ -12,7 +12,7 @@ text. The page's Content-Security-Policy is rewritten for the inlined page:
 exactly these scripts and style sheets (by hash), images and fonts only from
 data: URLs, and no network at all.
 
-Nothing here writes: `single_page` returns the file's bytes.
+Nothing here reads or writes files: `single_page` takes the site's files and returns the page's bytes.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import base64
 import json
 import posixpath
 import re
-from pathlib import Path
 
+from engine.output import SINGLE_FILE_MARK
 from engine.pages import csp_hash
 
 TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png",
@@ -46,7 +46,7 @@ class SingleFileError(Exception):
     """The page uses something that cannot be packed; str() says what, in one line."""
 
 
-def single_page(site: Path, lang: str) -> bytes:
+def single_page(site: dict[str, bytes], lang: str) -> bytes:
     """The lesson in `lang` as one HTML file with every file it uses inside."""
     page = f"{lang}/index.html"
     html = read(site, page, page).decode("utf-8")
@@ -71,15 +71,15 @@ def single_page(site: Path, lang: str) -> bytes:
     if left:
         raise SingleFileError(f"--single-file: {page} refers to {left}, which cannot be packed")
     html = with_policy(html, kept)
+    html = html.replace("\n", f"\n{SINGLE_FILE_MARK.decode()}\n", 1)   # --single-file may replace this file later
     return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], html).encode("utf-8")
 
 
-def read(site: Path, page: str, name: str) -> bytes:
+def read(site: dict[str, bytes], page: str, name: str) -> bytes:
     """A file of the built site, by its path inside the site."""
-    path = site / name
-    if name.startswith("../") or not path.is_file():
-        raise SingleFileError(f"--single-file: {page} refers to {name}, which is not in the site {site}")
-    return path.read_bytes()
+    if name not in site:
+        raise SingleFileError(f"--single-file: {page} refers to {name}, which is not in the site")
+    return site[name]
 
 
 def site_path(base: str, reference: str) -> str:
@@ -92,7 +92,7 @@ def is_local(reference: str) -> bool:
     return bool(reference) and not re.match(r"#|data:|[a-z][a-z0-9+.-]*:", reference)
 
 
-def data_url(site: Path, page: str, name: str) -> str:
+def data_url(site: dict[str, bytes], page: str, name: str) -> str:
     """A file of the site as a data: URL."""
     kind = TYPES.get(posixpath.splitext(name)[1])
     if kind is None:
@@ -100,7 +100,7 @@ def data_url(site: Path, page: str, name: str) -> str:
     return f"data:{kind};base64,{base64.b64encode(read(site, page, name)).decode('ascii')}"
 
 
-def style_element(site: Path, page: str, tag: str) -> str:
+def style_element(site: dict[str, bytes], page: str, tag: str) -> str:
     """A <link rel="stylesheet"> as a <style> element, its url()s as data: URLs."""
     attributes = dict(ATTRIBUTE.findall(tag))
     name = site_path(page, attributes["href"])
@@ -113,14 +113,14 @@ def style_element(site: Path, page: str, tag: str) -> str:
     return f"<style{media}>{css}</style>"
 
 
-def script_element(site: Path, page: str, match: re.Match) -> str:
+def script_element(site: dict[str, bytes], page: str, match: re.Match) -> str:
     """A <script src> with the script inside (run in place, as it was: the page uses no defer or async)."""
     code = read(site, page, site_path(page, match.group(2))).decode("utf-8")
     code = re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE)   # the same string to JavaScript
     return f"<script{match.group(1).rstrip()}{match.group(3)}>{code}</script>"
 
 
-def icon_link(site: Path, page: str, tag: str) -> str:
+def icon_link(site: dict[str, bytes], page: str, tag: str) -> str:
     """The page's icon as a data: URL; another <link> to a file of the site is dropped."""
     href = dict(ATTRIBUTE.findall(tag)).get("href", "")
     if not is_local(href):
@@ -130,7 +130,7 @@ def icon_link(site: Path, page: str, tag: str) -> str:
     return ""
 
 
-def media_tag(site: Path, page: str, tag: str) -> str:
+def media_tag(site: dict[str, bytes], page: str, tag: str) -> str:
     """An <img> or <source> whose src or srcset (one image each, here) is a data: URL."""
     for name in ("src", "srcset"):
         value = dict(ATTRIBUTE.findall(tag)).get(name, "")
@@ -141,7 +141,7 @@ def media_tag(site: Path, page: str, tag: str) -> str:
     return tag
 
 
-def inline_frames(site: Path, text: str) -> str:
+def inline_frames(site: dict[str, bytes], text: str) -> str:
     """The page's JSON with each frame's file name replaced by its data: URL."""
     for name in json.loads(text).get("frames", []):
         text = text.replace(json.dumps(name), json.dumps(data_url(site, "lesson-data", name)))

@@ -1,21 +1,37 @@
 """The build's helper processes: two drawing workers and KaTeX's node process.
 
-A build is mostly CPU work on two cores: the main process trains and writes
-pages, node renders formulas, and two workers draw the figures and frames with
-matplotlib. Starting a worker means importing matplotlib (about a third of a
-second), which can happen while the main process imports the engine and
-trains, so the command line starts the workers first (`Helpers.start`); this
-module imports nothing heavy for that reason. Node starts once the run is
-trained: it needs a tenth of a second to load KaTeX, and in the first moments
-both cores are busy already, the drawing waiting on matplotlib's import.
+A cold build is CPU work on two cores: the main process trains and writes the
+pages, node renders the formulas, and two workers draw the figures and frames
+with matplotlib meanwhile. Helper processes are easy to leave behind, so the
+rules here are few and strict:
+
+- One object, `Helpers`, owns every helper, in one `with` block: leaving the
+  block by any path (done, an error, Ctrl-C, SIGTERM) kills them and waits
+  until they are gone. Nothing is started before the block is entered, so a
+  Ctrl-C at any moment finds each helper either not started or known to it.
+- Each worker asks the kernel to kill it when the build dies
+  (PR_SET_PDEATHSIG), and checks that the build is still there once it has
+  asked. So a build killed outright (SIGKILL, a crash) leaves no worker
+  behind either, and nobody who waits for the build's output (a pipe on its
+  stderr) waits longer than the build itself. Node ends on its own then: its
+  input closes.
+- Workers ignore Ctrl-C: it reaches the whole process group, and it is the
+  build's to handle (it stops them).
+- Node starts after the workers are forked: a worker forked later would hold
+  node's input open, and node would never see it end.
+
+Where workers cannot help or cannot be made safe (one core, no fork, no
+PR_SET_PDEATHSIG), the jobs run in the main process when their results are
+collected.
 """
 
 from __future__ import annotations
 
-import atexit
+import ctypes
 import importlib
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 from dataclasses import dataclass, field
@@ -23,39 +39,55 @@ from typing import Callable
 
 from engine.mathtex import Katex
 
-# What both the build and the workers use (numpy, Pillow, the network): imported
-# once, before the first worker is forked, rather than once on each side.
-SHARED_MODULES = ("engine.train", "engine.images")
+PR_SET_PDEATHSIG = 1   # prctl(2): the signal this process gets when its parent dies
+WORKERS = 2
+STOPPING = {signal.SIGINT, signal.SIGTERM}   # held back while a worker is forked
+
+
+class WorkerDied(Exception):
+    """A drawing worker ended in the middle of the build; str() says how."""
 
 
 class Helpers:
-    """The helper processes of one build; each starts when first wanted, all stop in `close`."""
+    """The helper processes of one build, owned by one `with` block; each starts when asked."""
 
     def __init__(self):
         self.katex = Katex()
-        self.drawing: Workers | None = None
+        self.drawing = Workers()
 
-    def start(self) -> "Helpers":
-        """Start the drawing workers now, before it is known what the build needs (node starts later)."""
-        self.workers(wanted=True)
+    def __enter__(self) -> "Helpers":
         return self
 
-    def workers(self, wanted: bool) -> "Workers":
-        """The drawing workers (started now if they were not, and if they are wanted)."""
-        if self.drawing is None:
-            self.drawing = Workers(wanted)
-        return self.drawing
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
-        """Stop every helper, also in the middle of its work."""
+        """Stop every helper, also in the middle of its work, and wait until each is gone."""
         self.katex.close()
-        if self.drawing is not None:
-            self.drawing.close()
+        self.drawing.close()
+
+
+def die_with_parent(parent: int) -> bool:
+    """Ask the kernel for SIGKILL when the parent ends; False if that cannot be asked or it has ended already."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (AttributeError, OSError):   # not Linux
+        return False
+    return prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0 and os.getppid() == parent
+
+
+def can_fork_workers() -> bool:
+    """Whether workers can help here (two cores, fork) and be made to die with the build (Linux's prctl)."""
+    try:
+        ctypes.CDLL(None).prctl
+    except (AttributeError, OSError):
+        return False
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 @dataclass(frozen=True)
 class Job:
-    """A drawing function named by module and name (the main process need not import matplotlib for it)."""
+    """A drawing function named by module and name (the build need not import matplotlib to hand it out)."""
 
     function: str          # e.g. "engine.figures.frame_files"
     args: tuple = ()
@@ -67,100 +99,87 @@ class Job:
 
 
 class Workers:
-    """Two processes that draw while the main process trains and writes pages.
+    """Two forked processes that take drawing jobs from one queue as they come free."""
 
-    The first is forked and imports matplotlib, then forks the second, so both
-    have it for the price of one import. They take jobs from one queue as
-    they come free. Where that cannot help (nothing to draw, one core, no
-    fork), jobs run in this process when their results are collected.
-    """
+    def __init__(self):
+        self.processes: list[multiprocessing.Process] = []
+        self.jobs = self.results = None
 
-    def __init__(self, wanted: bool):
-        can = (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
-        self.first = None
-        self.pids: list[int] = []
-        if wanted and can:
-            for module in SHARED_MODULES:
-                importlib.import_module(module)
-            context = multiprocessing.get_context("fork")
-            # Queues, not pipes: a put never waits for the reader, so a worker
-            # with a large result can go on to its next job.
-            self.jobs, self.results = context.Queue(), context.Queue()
-            self.first = context.Process(target=draw_jobs, args=(self.jobs, self.results, True), daemon=False)
-            # Ctrl-C is held back while forking: the worker must start out ignoring it (it is the
-            # main process's to handle), and the main process hears it as soon as the fork is done.
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            try:
-                self.first.start()
-                self.pids.append(self.first.pid)
-                atexit.register(self.close)   # whatever happens, no worker outlives the build
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    def start(self) -> None:
+        """Fork the workers now (each imports matplotlib while the build goes on); nothing if they cannot help."""
+        if self.processes or not can_fork_workers():
+            return
+        context = multiprocessing.get_context("fork")
+        # Queues, not pipes: a put never waits for the reader, so a worker with a large result goes on.
+        self.jobs, self.results = context.Queue(), context.Queue()
+        # Ctrl-C and SIGTERM wait while a worker is forked: each worker is in the list before either is handled.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+        try:
+            for _ in range(WORKERS):
+                worker = context.Process(target=work, args=(self.jobs, self.results, os.getpid()), daemon=True)
+                worker.start()
+                self.processes.append(worker)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
-    def start(self, jobs: list[Callable]) -> Callable[[], list]:
+    def run(self, jobs: list[Job]) -> Callable[[], list]:
         """Hand out the jobs; return a function that waits for their results, in order."""
-        if self.first is None:
+        if not self.processes:
             return lambda: [job() for job in jobs]
         for k, job in enumerate(jobs):
             self.jobs.put((k, job))
+        return lambda: self.collect(len(jobs))
 
-        def collect() -> list:
-            results = {}
-            while len(results) < len(jobs):
-                k, value = self.results.get()
-                if k == "pid":
-                    self.pids.append(value)
-                elif isinstance(value, BaseException):
-                    raise value
-                else:
-                    results[k] = value
-            return [results[k] for k in range(len(jobs))]
-
-        return collect
+    def collect(self, count: int) -> list:
+        """The results of the jobs handed out, in order; a job's error is raised here."""
+        results = {}
+        while len(results) < count:
+            try:
+                k, value = self.results.get(timeout=0.5)
+            except queue.Empty:
+                gone = [worker for worker in self.processes if not worker.is_alive()]
+                if gone:
+                    raise WorkerDied(f"a drawing worker ended unexpectedly (exit status {gone[0].exitcode})") from None
+                continue
+            if isinstance(value, BaseException):
+                raise value
+            results[k] = value
+        return [results[k] for k in range(count)]
 
     def close(self) -> None:
-        """Stop both workers at once, also in the middle of a job (after an error or Ctrl-C)."""
-        if self.first is None:
-            return
-        try:
-            while True:   # the second worker's pid, if it came and was not read
-                k, value = self.results.get_nowait()
-                if k == "pid":
-                    self.pids.append(value)
-        except (queue.Empty, OSError, EOFError):
-            pass
-        for pid in self.pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.first.join()
-        self.jobs.cancel_join_thread()   # jobs nobody will take must not hold up the exit
-        self.first = None
+        """Kill the workers, also in the middle of a job, and wait until they are gone."""
+        for worker in self.processes:
+            worker.kill()
+        for worker in self.processes:
+            worker.join()
+        if self.jobs is not None:
+            self.jobs.cancel_join_thread()   # jobs nobody will take must not hold up this process's exit
+            self.jobs.close()
+            self.results.close()
+        self.processes, self.jobs, self.results = [], None, None
 
 
-def draw_jobs(jobs, results, fork_second: bool) -> None:
-    """A worker: import the drawing code, maybe fork a second worker, then run jobs until it is stopped."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the main process's to handle
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # blocked while forking
-    parent = os.getppid()
+def work(jobs, results, parent: int) -> None:
+    """A worker: die with the build, import the drawing code, then run jobs until it is killed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the build's to handle
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)   # blocked while forking
+    if not die_with_parent(parent):
+        return   # the build is gone already
     from engine import figures
     figures.configure_matplotlib()
-    if fork_second:
-        second = multiprocessing.get_context("fork").Process(target=draw_jobs, args=(jobs, results, False),
-                                                             daemon=False)
-        second.start()
-        results.put(("pid", second.pid))
-    # After its last job a worker waits to be stopped (Workers.close), so that its results
-    # reach the build in full; if the build is gone instead, it leaves at once, waiting for no one.
     while True:
+        k, job = jobs.get()
         try:
-            k, job = jobs.get(timeout=1)
-        except queue.Empty:
-            if os.getppid() != parent:
-                os._exit(0)
-            continue
-        try:
-            results.put((k, job()))
-        except Exception as err:  # noqa: BLE001 - the main process raises it
-            results.put((k, err))
+            value = job()
+        except Exception as err:  # noqa: BLE001 - the build raises it
+            value = err if picklable(err) else RuntimeError(f"{type(err).__name__}: {err}")
+        results.put((k, value))
+
+
+def picklable(value) -> bool:
+    """Whether a value can travel to the build (an error that cannot would never arrive)."""
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - any failure means no
+        return False
+    return True

@@ -452,7 +452,7 @@ def test_out_accepted_for_empty_or_marked_folder(tmp_path):
     assert output.check_target(tmp_path / "not-yet") == (tmp_path / "not-yet").resolve()
     marked = tmp_path / "marked"
     marked.mkdir()
-    (marked / output.MARKER).write_bytes(output.MARKER_TEXT)
+    (marked / output.MARKER).write_bytes(output.marker(["index.html"]))
     (marked / "index.html").write_text("old", encoding="utf-8")
     assert output.check_target(marked) == marked.resolve()
 

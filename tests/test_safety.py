@@ -235,7 +235,7 @@ def test_interrupt_at_each_step_of_the_build_keeps_the_site(default_site, defaul
 
 
 def test_interrupt_at_the_start_of_the_write_keeps_the_site(default_site, default_site_hashes, monkeypatch):
-    def interrupted(files, out):
+    def interrupted(files, out, single=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(output, "write_site", interrupted)
@@ -540,18 +540,23 @@ def test_check_reproducible_with_a_bad_setting_is_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+UNSTABLE_BUILD = """
+import sys, time
+from pathlib import Path
+out = Path(sys.argv[sys.argv.index("--out") + 1])
+(out / "b").mkdir(parents=True)
+(out / "a.txt").write_text("same", encoding="utf-8")
+(out / "b" / "when.txt").write_text(str(time.perf_counter_ns()), encoding="utf-8")
+(out / "c.txt").write_text(str(time.perf_counter_ns()), encoding="utf-8")
+"""
+
+
 def test_check_reproducible_names_the_first_differing_file(tmp_path, monkeypatch, capsys):
     import build as cli
 
-    def unstable_build(paths, overrides):
-        out = paths.out
-        (out / "b").mkdir(parents=True)
-        (out / "a.txt").write_text("same", encoding="utf-8")
-        (out / "b" / "when.txt").write_text(str(time.perf_counter_ns()), encoding="utf-8")
-        (out / "c.txt").write_text(str(time.perf_counter_ns()), encoding="utf-8")
-
-    monkeypatch.setattr(cli, "build_afresh", unstable_build)
-    monkeypatch.setattr(cli, "ProcessPoolExecutor", lambda max_workers, **options: ThreadPoolExecutor(max_workers))
+    real = cli.build_command
+    monkeypatch.setattr(cli, "build_command", lambda args, out, cache=True:
+                        [sys.executable, "-c", UNSTABLE_BUILD] + real(args, out, cache)[2:])
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert cli.main(["--check-reproducible"]) == 1
     captured = capsys.readouterr()
