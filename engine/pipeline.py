@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,11 @@ REFERENCE_SEED = 2024               # random parameters the browser's network is
 REFERENCE_EPOCHS = 100              # a short run the browser's training is checked against
 
 
+def default_cache() -> Path:
+    """Where builds keep their results unless told: $LESSON_CACHE if set, else .cache/ in the project folder."""
+    return Path(os.environ.get("LESSON_CACHE") or cache_folder)
+
+
 @dataclass(frozen=True)
 class Paths:
     """Where the build reads its sources and writes the site."""
@@ -50,7 +56,8 @@ class Paths:
     content: Path = ROOT / "content"
     templates: Path = ROOT / "templates"
     out: Path = ROOT / "site"
-    cache: Path | None = cache_folder   # None: build everything afresh
+    cache: Path | None = field(default_factory=default_cache)   # None: build everything afresh
+
 
 
 @dataclass(frozen=True)

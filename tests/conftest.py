@@ -1,12 +1,34 @@
 """Shared fixtures: the default settings, the default training run (engine and plain), and one
-default site built once per session."""
+default site built once per session.
+
+Every test run starts from nothing an earlier run left: builds keep their cache in a folder of
+this run's own ($LESSON_CACHE, which build.py reads as its default --cache), and Hypothesis keeps
+its files in another, both removed at the end. Property tests draw the same examples every run
+(the "repeatable" profile); `pytest --hypothesis-profile=long` draws ten times as many, new ones
+each time.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+for variable, prefix in (("LESSON_CACHE", "lesson-test-cache-"), ("HYPOTHESIS_STORAGE_DIRECTORY", "lesson-hypothesis-")):
+    if variable not in os.environ:
+        os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(shutil.rmtree, os.environ[variable], ignore_errors=True)
+
+settings.register_profile("repeatable", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("long", derandomize=False, database=None, deadline=None, print_blob=True,
+                          max_examples=1000)
+settings.load_profile("repeatable")
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent

@@ -510,7 +510,7 @@ def test_with_the_build_cache_on_only_the_cache_is_written_besides_the_output(tm
     out = tmp_path / "site"
     result, events = audited_cli(tmp_path, "--out", str(out), "-q", *sets(SMALL))
     assert result.returncode == 0, result.stderr
-    assert outside(events, out, also=(Paths.cache,)) == []
+    assert outside(events, out, also=(Paths().cache,)) == []
 
 
 # ================================================================== 3. reproducible builds
