@@ -18,6 +18,7 @@ output (tests/test_light.py compares screenshots).
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import shutil
@@ -70,7 +71,7 @@ class Katex:
         node = shutil.which("node")
         if self.process is None and node is not None:
             self.process = subprocess.Popen(
-                [node, *NODE_FLAGS, str(SCRIPT), str(ROOT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [node, *NODE_FLAGS, str(SCRIPT), str(ROOT), str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
             self.threads = [threading.Thread(target=target, daemon=True)
                             for target in (self.write, self.read, self.listen)]

@@ -13,17 +13,19 @@ import json
 import math
 import os
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+import jinja2
 import numpy as np
 
 from engine import config, diagram, formulas, images, mathtex, output, train
 from engine.cache import FOLDER as cache_folder, Cache
 from engine.network import loss_and_gradient, predict
-from engine.pages import LANGS, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
+from engine.pages import LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
 from engine.single_file import single_page
 from engine.strict import check
 from engine.workers import Helpers, Job
@@ -315,17 +317,27 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
     cards = card_formulas(explained, batch)
     batch.send()   # KaTeX starts on the cards' formulas at once...
     pages = {}
-    for lang in LANGS:
-        pages[f"{lang}/index.html"] = renderer.lesson(lang)
-        batch.send()   # ...and on the page's own (each section's went as it was written)
-    pages["index.html"] = renderer.index()
-    pages["404.html"] = renderer.not_found()
+    try:
+        for lang in LANGS:
+            pages[f"{lang}/index.html"] = renderer.lesson(lang)
+            batch.send()   # ...and on the page's own (each section's went as it was written)
+        pages["index.html"] = renderer.index()
+        pages["404.html"] = renderer.not_found()
+    except jinja2.TemplateError as err:   # a template's mistake, or a UI string it asks for that is missing
+        raise ContentError(f"{template_place(err)}: {err.message or err}") from None
     batch.render()
     pages = {name: batch.substitute(html) for name, html in pages.items()}
     cards = {key: batch.substitute(html) for key, html in cards.items()}
     return {**{name: html.encode("utf-8") for name, html in pages.items()},
             "assets/cards.js": cards_script(cards),
             **style.files(list(pages.values()) + list(cards.values()))}
+
+
+def template_place(err: jinja2.TemplateError) -> str:
+    """Where in the templates an error arose: the innermost template file and line of its traceback."""
+    places = [f"{frame.f_code.co_filename}:{line}" for frame, line in traceback.walk_tb(err.__traceback__)
+              if frame.f_code.co_filename.endswith(".html")]
+    return places[-1] if places else getattr(err, "filename", None) or "templates"
 
 
 def card_formulas(explained: dict, batch: mathtex.MathBatch) -> dict[str, str]:
