@@ -111,12 +111,13 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
 def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list[str], progress: Progress | None,
                strict: bool, single: tuple[Path, str] | None) -> Report:
     """The build, with its helper processes."""
-    cache = Cache(paths.cache)
     with clock.step("settings"):
-        settings = config.load(paths.config, overrides)
         out = output.check_target(paths.out)
         if single:
             output.check_single_file(single[0], out)
+        check_apart(paths.cache, out)
+        cache = Cache(paths.cache)
+        settings = config.load(paths.config, overrides)
         mathtex.check_installed()
         strings = load_strings(paths.content)
         # Nothing changed since a build with the same settings, prose and templates: reuse it whole.
@@ -172,6 +173,16 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
     cache.save(site_key, (files, report))
     cache.trim()
     return replace(report, left=tuple(left))
+
+
+def check_apart(cache: Path | None, out: Path) -> None:
+    """Refuse a cache inside the site or around it: one would delete or hold the other."""
+    if cache is None:
+        return
+    place = Path(cache).expanduser().resolve()
+    if place.is_relative_to(out) or out.is_relative_to(place):
+        raise output.OutputError(f"--cache: expected a folder apart from the site, got {cache} "
+                                 f"({'inside' if place.is_relative_to(out) else 'around'} the site {out})")
 
 
 def single_file(files: dict[str, bytes], single: tuple[Path, str] | None) -> tuple[Path, bytes] | None:
