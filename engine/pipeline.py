@@ -25,7 +25,8 @@ import numpy as np
 from engine import config, diagram, formulas, images, mathtex, output, train
 from engine.cache import FOLDER as cache_folder, Cache
 from engine.network import loss_and_gradient, predict
-from engine.pages import LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings, starts_alt
+from engine.pages import (LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings,
+                          starts_alt)
 from engine.single_file import single_page
 from engine.strict import check
 from engine.workers import Helpers, Job
@@ -59,7 +60,6 @@ class Paths:
     templates: Path = ROOT / "templates"
     out: Path = ROOT / "site"
     cache: Path | None = field(default_factory=default_cache)   # None: build everything afresh
-
 
 
 @dataclass(frozen=True)
