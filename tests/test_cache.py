@@ -7,6 +7,7 @@ warm cache must give exactly the bytes of a build without any cache.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine import cache as cache_module
+from engine import pipeline
 from engine.pipeline import Paths, build
 from sitetools import tree_hashes
 
@@ -128,15 +130,16 @@ def test_a_cache_folder_that_holds_other_things_is_refused_in_one_line(tmp_path,
 
 def test_the_cache_keeps_to_its_size_by_dropping_what_was_used_least_recently(tmp_path, monkeypatch):
     """Many tries of settings must not fill the disk: past KEPT_BYTES the oldest-used entries go."""
-    import os
-    monkeypatch.setattr(cache_module, "KEPT_BYTES", 3100)   # three entries and their pickle headers
     store = cache_module.Cache(tmp_path / "cache")
-    keys = [store.key("site", n) for n in range(5)]
-    for age, key in enumerate(keys):   # each entry about 1000 bytes, the first saved longest ago
-        store.save(key, b"x" * 1000)
+    keys = [store.key("frames", n) for n in range(5)]
+    drawn = {"animation/frames/frame-001.png": b"x" * 1000}
+    for age, key in enumerate(keys):   # each entry about 1100 bytes, the first saved longest ago
+        store.save(key, drawn, pipeline.DRAWN)
         os.utime(store.folder / key, (1_000_000 + age, 1_000_000 + age))
-    assert store.load(keys[0]) == b"x" * 1000   # used now: the newest of all
+    size = (store.folder / keys[0]).stat().st_size
+    monkeypatch.setattr(cache_module, "KEPT_BYTES", 3 * size + 100)   # room for three entries
+    assert store.load(keys[0], pipeline.DRAWN) == drawn   # used now: the newest of all
     store.trim()
     kept = {path.name for path in store.folder.iterdir()}
     assert kept == {keys[0], keys[3], keys[4]}   # within the limit, the least recently used gone
-    assert sum(path.stat().st_size for path in store.folder.iterdir()) <= 3100
+    assert sum(path.stat().st_size for path in store.folder.iterdir()) <= 3 * size + 100
