@@ -16,8 +16,9 @@ one that fails is deleted and the result made afresh. So the cache never
 fails a build nor changes its output: at worst the build does the work.
 
 The hash finds damage, not intent: someone who can write the folder can
-write an entry that passes, and change the site. (Jinja keeps its compiled
-templates in jinja/ on its own terms, see engine/pages.py.)
+write an entry that passes, and change the site. Only Jinja's compiled
+templates (engine/pages.py) are code, and so could make a build run theirs:
+keep the cache in a folder that only you can write.
 
 Writing is best effort too: an entry that cannot be written (a full disk, a
 read-only folder) is not kept, and nothing half-written is left behind. The
@@ -39,7 +40,8 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / ".cache"   # where builds keep their results unless told otherwise
-# What a cache folder holds: entries named kind-hash, Jinja's compiled templates, files being written.
+# What a cache folder holds: entries named kind-hash, files being written, and the compiled
+# templates that earlier versions kept in jinja/ (trim deletes them).
 ENTRY = re.compile(r"[a-z]+-[0-9a-f]{40}|jinja|\.tmp-.+")
 KEPT_BYTES = 256 * 2**20   # past this size, the results used least recently are deleted
 PACKAGES = ("numpy", "matplotlib", "pillow", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
@@ -220,8 +222,9 @@ class Cache:
         """
         if self.folder is None or not self.folder.is_dir():
             return
+        discard(self.folder / "jinja")   # compiled templates of earlier versions: code, and no longer read
         entries = []
-        for path in (*self.folder.iterdir(), *(self.folder / "jinja").glob("*")):
+        for path in self.folder.iterdir():
             try:
                 if path.is_file() and not path.name.startswith(".tmp-"):
                     entries.append((path.stat(), path))

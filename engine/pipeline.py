@@ -341,10 +341,7 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
     """
     style = mathtex.KatexStyle.load()
     batch = mathtex.MathBatch(cache, katex, style)
-    compiled = paths.cache / "jinja" if paths.cache else None
-    if compiled:
-        compiled.mkdir(parents=True, exist_ok=True)
-    renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, compiled)
+    renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, cache)
     cards = card_formulas(explained, batch)
     batch.send()   # KaTeX starts on the cards' formulas at once...
     pages = {}
