@@ -7,8 +7,22 @@ versions that made it, so a change to any of them makes a new key: the cache
 can be missing an entry, but it cannot hand back a stale one.
 
 The cache lives in a git-ignored folder (`.cache/`); deleting it is always
-safe. Entries are pickles written by this program for this program only. It
-keeps at most KEPT_BYTES: past that, the entries used least recently go.
+safe. An entry is a line of JSON and the bytes of the files it holds, behind a
+header with the SHA-256 of both (`entry_bytes`): plain data, which no code
+comes from when it is read (as it would from a pickle). Each kind of result
+says how it becomes plain data and back, and what shape the data has (its
+`Form`). Every entry is checked as it is read, its hash and then its shape;
+one that fails is deleted and the result made afresh. So the cache never
+fails a build nor changes its output: at worst the build does the work.
+
+The hash finds damage, not intent: someone who can write the folder can
+write an entry that passes, and change the site. Only Jinja's compiled
+templates (engine/pages.py) are code, and so could make a build run theirs:
+keep the cache in a folder that only you can write.
+
+Writing is best effort too: an entry that cannot be written (a full disk, a
+read-only folder) is not kept, and nothing half-written is left behind. The
+cache keeps at most KEPT_BYTES: past that, the entries used least recently go.
 """
 
 from __future__ import annotations
@@ -16,19 +30,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import re
+import shutil
 import tempfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / ".cache"   # where builds keep their results unless told otherwise
-# What a cache folder holds: entries named kind-hash, Jinja's compiled templates, files being written.
+# What a cache folder holds: entries named kind-hash, files being written, and the compiled
+# templates that earlier versions kept in jinja/ (trim deletes them).
 ENTRY = re.compile(r"[a-z]+-[0-9a-f]{40}|jinja|\.tmp-.+")
 KEPT_BYTES = 256 * 2**20   # past this size, the results used least recently are deleted
 PACKAGES = ("numpy", "matplotlib", "pillow", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
+TAG = b"lesson-cache/1"   # an entry's first bytes: what it is and the version of its layout
 
 
 def code_fingerprint() -> str:
@@ -65,6 +82,83 @@ def holds_results(folder: Path | None) -> bool:
     return folder is not None and folder.is_dir() and any(folder.iterdir())
 
 
+@dataclass(frozen=True)
+class Form:
+    """How one kind of result is kept: `dump` makes it plain data and files, `read` makes it again.
+
+    The data must fit `shape` (see `fits`) before `read` sees it; `read` raises
+    ValueError for data of the right shape that still cannot be this result.
+    """
+
+    shape: Any
+    dump: Callable[[Any], tuple[Any, dict[str, bytes]]]
+    read: Callable[[Any, dict[str, bytes]], Any]
+
+
+def fits(value: Any, shape: Any) -> bool:
+    """Whether plain data has a shape: None, a type (exactly), [shape] (a list of such), (shape, ...) (a list
+    of these, in order), {str: shape} (any names, each to such) or {"name": shape, ...} (exactly these names)."""
+    if shape is None or isinstance(shape, type):
+        return value is None if shape is None else type(value) is shape   # exactly: True is no int here
+    if isinstance(shape, list):
+        return type(value) is list and all(fits(item, shape[0]) for item in value)
+    if isinstance(shape, tuple):
+        return type(value) is list and len(value) == len(shape) and all(map(fits, value, shape))
+    if list(shape) == [str]:
+        return type(value) is dict and all(fits(item, shape[str]) for item in value.values())
+    return type(value) is dict and value.keys() == shape.keys() and all(fits(value[k], shape[k]) for k in shape)
+
+
+def inside(name: str) -> bool:
+    """Whether a file name stays inside the folder it is written to (a relative path, no `..`)."""
+    return all(part not in ("", ".", "..") for part in name.split("/")) and not set(name) & {"\0", "\\"}
+
+
+def entry_bytes(data: Any, files: dict[str, bytes]) -> list[bytes]:
+    """An entry in pieces: `TAG sha256\n`, then the rest it hashes: a line of JSON, the files' bytes one after another.
+
+    The JSON holds the data and each file's name and size; the files stay raw
+    bytes (the frames alone are half a megabyte), never text.
+    """
+    index = json.dumps({"data": data, "files": [[name, len(content)] for name, content in files.items()]},
+                       ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    digest = hashlib.sha256(index)
+    for content in files.values():
+        digest.update(content)
+    return [TAG + b" " + digest.hexdigest().encode() + b"\n", index, *files.values()]
+
+
+def entry_parts(raw: bytes) -> tuple[Any, dict[str, bytes]]:
+    """The data and files of an entry's bytes; ValueError if the hash or the layout is wrong."""
+    start = raw.find(b"\n") + 1
+    if raw[:start] != TAG + b" " + hashlib.sha256(memoryview(raw)[start:]).hexdigest().encode() + b"\n":
+        raise ValueError("not an entry, or a damaged one")
+    stop = raw.find(b"\n", start)
+    index = json.loads(raw[start:stop].decode("utf-8")) if stop > 0 else None
+    if type(index) is not dict or index.keys() != {"data", "files"} or not fits(index["files"], [(str, int)]):
+        raise ValueError("no line of data and files")
+    files, offset = {}, stop + 1
+    for name, size in index["files"]:
+        if not inside(name) or name in files or size < 0:
+            raise ValueError(f"a file named {name!r} of {size} bytes")
+        files[name] = raw[offset:offset + size]
+        offset += size
+    if offset != len(raw):
+        raise ValueError("the files do not fill the entry")
+    return index["data"], files
+
+
+def discard(path: Path) -> None:
+    """Delete a bad entry if that can be done (a folder in its place too), so a good one can take its place."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:   # nothing lost: the entry is ignored either way
+        pass
+
+
 class Cache:
     """Results stored by content hash; `folder=None` turns caching off."""
 
@@ -80,28 +174,46 @@ class Cache:
         text = json.dumps([self.salt, kind, inputs], sort_keys=True, default=repr, ensure_ascii=False)
         return f"{kind}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:40]}"
 
-    def load(self, key: str) -> Any | None:
-        """A stored result, or None."""
+    def load(self, key: str, form: Form) -> Any | None:
+        """A stored result, or None (also for an entry that is damaged or not of this form: it is deleted)."""
         if self.folder is None:
             return None
         path = self.folder / key
         try:
-            value = pickle.loads(path.read_bytes())
-            os.utime(path)   # used now: among the last to go when the cache is trimmed
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            data, files = entry_parts(path.read_bytes())
+            if not fits(data, form.shape):
+                raise ValueError(f"not the shape of a {key.split('-')[0]} entry")
+            value = form.read(data, files)
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError, RecursionError):   # a folder, unreadable, damaged, of another shape
+            discard(path)
+            return None
+        try:
+            os.utime(path)   # used now: among the last to go when the cache is trimmed
+        except OSError:      # deleted meanwhile, or a read-only cache: the value is good all the same
+            pass
         self.hits.append(key.split("-")[0])
         return value
 
-    def save(self, key: str, value: Any) -> None:
-        """Store a result (atomically, so a crash never leaves half an entry)."""
+    def save(self, key: str, value: Any, form: Form) -> None:
+        """Store a result, atomically (a crash never leaves half an entry); one that cannot be written is not kept."""
         if self.folder is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-        with os.fdopen(handle, "wb") as stream:
-            pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, self.folder / key)
+        pieces = entry_bytes(*form.dump(value))
+        temporary = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            with os.fdopen(handle, "wb") as stream:
+                stream.writelines(pieces)
+            os.replace(temporary, self.folder / key)
+            temporary = None
+        except OSError:   # a full disk, a read-only folder, a folder in the entry's place: the build goes on
+            pass
+        finally:
+            if temporary is not None:   # written in part, or not moved into place
+                discard(Path(temporary))
 
     def trim(self) -> None:
         """Delete the results used least recently until the cache is back within KEPT_BYTES.
@@ -110,8 +222,9 @@ class Cache:
         """
         if self.folder is None or not self.folder.is_dir():
             return
+        discard(self.folder / "jinja")   # compiled templates of earlier versions: code, and no longer read
         entries = []
-        for path in (*self.folder.iterdir(), *(self.folder / "jinja").glob("*")):
+        for path in self.folder.iterdir():
             try:
                 if path.is_file() and not path.name.startswith(".tmp-"):
                     entries.append((path.stat(), path))
@@ -124,11 +237,11 @@ class Cache:
             path.unlink(missing_ok=True)
             total -= stat.st_size
 
-    def value(self, kind: str, inputs: Any, make: Callable[[], Any]) -> Any:
+    def value(self, kind: str, inputs: Any, make: Callable[[], Any], form: Form) -> Any:
         """The stored result for these inputs, or a new one made and stored now."""
         key = self.key(kind, inputs)
-        found = self.load(key)
+        found = self.load(key, form)
         if found is None:
             found = make()
-            self.save(key, found)
+            self.save(key, found, form)
         return found

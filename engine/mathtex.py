@@ -29,6 +29,8 @@ from collections import Counter
 from itertools import product
 from pathlib import Path
 
+from engine.cache import Form
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).with_name("katex_render.js")
 KATEX_DIST = ROOT / "node_modules" / "katex" / "dist"
@@ -40,6 +42,21 @@ OWN_CLASSES = ("katex", "katex-display", "mspace")
 # optimising compiler costs more CPU than it saves.
 NODE_FLAGS = ("--no-opt",)
 KEPT_FORMULAS = 5_000   # formulas the cache keeps across builds (a dozen settings; some 12 MB read each build)
+
+
+def formulas_entry(known: dict[tuple[str, bool], str]) -> tuple[list, dict]:
+    """Rendered formulas as the cache keeps them: [tex, display, HTML] each."""
+    return [[tex, display, html] for (tex, display), html in known.items()], {}
+
+
+def formulas_from_entry(rows: list, files: dict) -> dict[tuple[str, bool], str]:
+    """Rendered formulas from the cache: (tex, display) -> HTML."""
+    if files:
+        raise ValueError("files among the formulas")
+    return {(tex, display): html for tex, display, html in rows}
+
+
+FORMULAS = Form([(str, bool, str)], formulas_entry, formulas_from_entry)
 
 
 class FormulaError(Exception):
@@ -181,7 +198,7 @@ class MathBatch:
         self.cache, self.katex, self.style = cache, katex or Katex(), style or KatexStyle.load()
         # One cache entry holds every formula rendered so far: (tex, display) -> HTML.
         self.key = cache.key("katex") if cache else None
-        self.known: dict[tuple[str, bool], str] = (cache.load(self.key) if cache else None) or {}
+        self.known: dict[tuple[str, bool], str] = (cache.load(self.key, FORMULAS) if cache else None) or {}
         self.sent = 0                  # formulas[:sent] were sent to KaTeX or known already
         self.waiting: list[int] = []   # the formulas KaTeX is working on
 
@@ -214,7 +231,7 @@ class MathBatch:
             if self.cache:   # earlier builds' formulas stay too (switching a setting back is then quick), up to a limit
                 known = self.known
                 self.cache.save(self.key, known if len(known) <= KEPT_FORMULAS else
-                                {f: known[f] for f in self.formulas})
+                                {f: known[f] for f in self.formulas}, FORMULAS)
             self.waiting = []
         self.html = self.style.share_styles([self.known[formula] for formula in self.formulas])
 

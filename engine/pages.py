@@ -14,9 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import importlib.util
 import inspect
+import marshal
 import re
 import tomllib
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from engine.cache import Cache, Form
 from engine.mathtex import MathBatch
 from engine.network import latex_name, predict, sigmoid
 from engine.train import Run
@@ -267,11 +271,50 @@ def heading_anchors(state) -> None:
         if last is not None and last.type == "text":
             last.content = HEADING_ANCHOR.sub("", last.content)
 
+
+def template_code(data: None, files: dict[str, bytes]) -> types.CodeType:
+    """A compiled template from the build cache."""
+    try:
+        code = marshal.loads(files["code"]) if list(files) == ["code"] else None
+    except (EOFError, TypeError) as err:   # and ValueError, which the cache expects anyway
+        raise ValueError(f"no code: {err}") from None
+    if not isinstance(code, types.CodeType):
+        raise ValueError("no code")
+    return code
+
+
+COMPILED = Form(None, lambda code: (None, {"code": marshal.dumps(code)}), template_code)
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Templates compiled by earlier builds, kept in the build cache (engine/cache.py).
+
+    Compiling the templates is most of the rendering time: a rebuild after an
+    edit compiles only what changed. Unlike the other entries, these are code
+    (marshalled), trusted as far as the cache folder is.
+    """
+
+    def __init__(self, cache: Cache):
+        self.cache = cache
+
+    def entry(self, bucket: jinja2.bccache.Bucket) -> str:
+        """The cache key of a template's code: its name, its source, and the Python that compiled it."""
+        return self.cache.key("template", bucket.key, bucket.checksum, importlib.util.MAGIC_NUMBER.hex())
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Give the bucket the code kept for its template, if there is any."""
+        bucket.code = self.cache.load(self.entry(bucket), COMPILED)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Keep the code Jinja just compiled."""
+        self.cache.save(self.entry(bucket), bucket.code, COMPILED)
+
+
 class PageRenderer:
     """Renders the lesson pages of both languages into HTML strings."""
 
     def __init__(self, templates: Path, content: Path, run: Run, batch: MathBatch,
-                 figures: dict[str, dict[str, Figure]], explained: dict, compiled: Path | None = None):
+                 figures: dict[str, dict[str, Figure]], explained: dict, cache: Cache | None = None):
         self.content = content
         self.run = run
         self.batch = batch
@@ -287,9 +330,7 @@ class PageRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             optimized=False,   # the optimiser folds constants the prose hardly has, and costs a tenth of a second
-            # Compiling the templates is most of the rendering time: keep the
-            # compiled code between builds (Jinja checks each source's checksum).
-            bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None,
+            bytecode_cache=CompiledTemplates(cache) if cache else None,
         )
         self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column,
                                 csp_hash=csp_hash)

@@ -23,7 +23,7 @@ import jinja2
 import numpy as np
 
 from engine import config, diagram, formulas, images, mathtex, output, train
-from engine.cache import FOLDER as cache_folder, Cache
+from engine.cache import FOLDER as cache_folder, Cache, Form
 from engine.network import loss_and_gradient, predict
 from engine.pages import (LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings,
                           starts_alt)
@@ -79,6 +79,26 @@ class Report:
     left: tuple[str, ...] = ()                                # what the write could not clean up, one line each
 
 
+# What a report says about the site (the cache keeps it with the site's files); the rest is about one build.
+SITE_NUMBERS = {"pages": int, "frames": int, "files": int, "total_bytes": int, "gif_bytes": int, "final_loss": float}
+
+
+def site_entry(site: tuple[dict[str, bytes], Report]) -> tuple[dict, dict[str, bytes]]:
+    """A whole site as the cache keeps it: its report's numbers, and its files."""
+    files, report = site
+    return {name: getattr(report, name) for name in SITE_NUMBERS}, files
+
+
+def site_from_entry(numbers: dict, files: dict[str, bytes]) -> tuple[dict[str, bytes], Report]:
+    """A whole site from the cache: its files, and a report of it (where it goes is the build's to say)."""
+    for name, data in files.items():
+        if name.endswith(".html"):
+            data.decode("utf-8")   # engine.strict reads the pages: a UnicodeDecodeError is a ValueError here
+    return files, Report(**numbers, out=Path())
+
+
+SITE = Form(SITE_NUMBERS, site_entry, site_from_entry)
+
 Progress = Callable[[str, int, int], None]   # (what, done, total): the CLI draws a bar
 
 
@@ -122,7 +142,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         strings = load_strings(paths.content)
         # Nothing changed since a build with the same settings, prose and templates: reuse it whole.
         site_key = cache.key("site", settings.as_dict(), folder_digest(paths.content), folder_digest(paths.templates))
-        previous = cache.load(site_key)
+        previous = cache.load(site_key, SITE)
     if previous is not None:
         files, report = previous
         found = check(files, paths.content, paths.config, overrides, settings, strict)
@@ -130,13 +150,13 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
             left = output.write_site(files, paths.out, single_file(files, single))
         return replace(report, out=paths.out, seconds=clock.seconds, cached=("site",), warnings=found, left=tuple(left))
     jobs = drawing_jobs(settings, strings, cache)
-    drawn = {key: cache.load(key) for key in jobs}
+    drawn = {key: cache.load(key, DRAWN) for key in jobs}
     missing = [key for key, files in drawn.items() if files is None]
     if missing:
         helpers.drawing.start()   # the workers import matplotlib while the network trains
     with clock.step("train"):
         run, others = cache.value("runs", settings.as_dict(),
-                                  lambda: train_with_comparisons(settings, progress))
+                                  lambda: train_with_comparisons(settings, progress), runs_form(settings))
     katex = helpers.katex.start()   # not sooner: see engine/workers.py
     with clock.step("figures (started)"):
         collect = helpers.drawing.run([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
@@ -153,7 +173,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
     found = check(files, paths.content, paths.config, overrides, settings, strict)   # reads the pages only
     with clock.step("figures (waited for)"):
         for key, result in zip(missing, collect()):
-            cache.save(key, result)
+            cache.save(key, result, DRAWN)
             drawn[key] = result
     files.update(animation_files(list(drawn.values()), len(run.snapshots)))
     with clock.step("write"):
@@ -170,7 +190,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         cached=tuple(sorted(set(cache.hits))),
         warnings=found,
     )
-    cache.save(site_key, (files, report))
+    cache.save(site_key, (files, report), SITE)
     cache.trim()
     return replace(report, left=tuple(left))
 
@@ -215,6 +235,26 @@ def train_with_comparisons(settings: config.Settings, progress: Progress | None 
     runs = train.train_side_by_side([settings] + [config.with_random_init(settings, s) for s in seeds], tick)
     others = [(seed, other) for seed, other in zip(seeds, runs[1:]) if math.isfinite(other.final_loss)]
     return runs[0], others
+
+
+def runs_form(settings: config.Settings) -> Form:
+    """How the cache keeps `train_with_comparisons(settings)`: the runs as records (train.run_record)."""
+    seeds = comparison_seeds(settings)
+
+    def dump(runs) -> tuple[dict, dict]:
+        """The lesson's run and the comparison runs by seed, as plain data."""
+        run, others = runs
+        return {"run": train.run_record(run), "others": [[seed, train.run_record(other)] for seed, other in others]}, {}
+
+    def read(data: dict, files: dict) -> tuple[train.Run, list[tuple[int, train.Run]]]:
+        """The runs again; the settings (which the key fixes) are this build's."""
+        if files or any(seed not in seeds for seed, _ in data["others"]):
+            raise ValueError("files, or a comparison run of another seed")
+        return (train.run_from_record(data["run"], settings),
+                [(seed, train.run_from_record(record, config.with_random_init(settings, seed)))
+                 for seed, record in data["others"]])
+
+    return Form({"run": train.RECORD, "others": [(int, train.RECORD)]}, dump, read)
 
 
 def explain(run: train.Run) -> dict:
@@ -304,6 +344,16 @@ def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict
     return jobs
 
 
+def drawn_files(data: None, files: dict[str, bytes]) -> dict[str, bytes]:
+    """A drawing job's files from the cache (every job draws some)."""
+    if not files:
+        raise ValueError("no files")
+    return files
+
+
+DRAWN = Form(None, lambda files: (None, files), drawn_files)   # what a drawing job made: its files
+
+
 def animation_files(drawn: list[dict[str, bytes]], count: int) -> dict[str, bytes]:
     """The drawn files: frames, figures and the GIF (made here if the frames came in several shares)."""
     files = {name: data for result in drawn for name, data in result.items()}
@@ -321,10 +371,7 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
     """
     style = mathtex.KatexStyle.load()
     batch = mathtex.MathBatch(cache, katex, style)
-    compiled = paths.cache / "jinja" if paths.cache else None
-    if compiled:
-        compiled.mkdir(parents=True, exist_ok=True)
-    renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, compiled)
+    renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, cache)
     cards = card_formulas(explained, batch)
     batch.send()   # KaTeX starts on the cards' formulas at once...
     pages = {}

@@ -138,3 +138,32 @@ def run_record(run: Run) -> dict:
         ],
         "final": {"params": run.named(run.final_params), "loss": run.final_loss},
     }
+
+
+# The shape of `run_record`'s answer, written as engine.cache.fits reads it.
+RECORD = {"settings": dict, "param_names": [str], "loss": [float],
+          "snapshots": [{"epoch": int, "loss": float, "params": {str: float}, "grads": {str: float}}],
+          "final": {"params": {str: float}, "loss": float}}
+
+
+def run_from_record(record: dict, settings: Settings) -> Run:
+    """The run that `run_record` wrote, trained with `settings`; ValueError if it cannot be such a run.
+
+    `record` must have the shape RECORD already: this checks what the settings fix.
+    """
+    names = settings.network.param_names
+    if (record["settings"] != settings.as_dict() or record["param_names"] != list(names)
+            or len(record["loss"]) != settings.epochs
+            or [s["epoch"] for s in record["snapshots"]] != snapshot_epochs(settings.epochs, settings.display_every)
+            or any(named.keys() != set(names) for s in record["snapshots"] for named in (s["params"], s["grads"]))
+            or record["final"]["params"].keys() != set(names)):
+        raise ValueError("not the record of a run with these settings")
+
+    def values(named: dict[str, float]) -> tuple[float, ...]:
+        """The parameters' values in the lesson's order."""
+        return tuple(named[name] for name in names)
+
+    snapshots = tuple(Snapshot(s["epoch"], s["loss"], values(s["params"]), values(s["grads"]))
+                      for s in record["snapshots"])
+    return Run(settings, names, tuple(record["loss"]), snapshots, values(record["final"]["params"]),
+               record["final"]["loss"])
