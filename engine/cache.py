@@ -18,7 +18,8 @@ fails a build nor changes its output: at worst the build does the work.
 The hash finds damage, not intent: someone who can write the folder can
 write an entry that passes, and change the site. Only Jinja's compiled
 templates (engine/pages.py) are code, and so could make a build run theirs:
-keep the cache in a folder that only you can write.
+they are read only from a folder that is yours and that nobody else may
+write in (`only_yours`); elsewhere the templates are compiled afresh.
 
 Writing is best effort too: an entry that cannot be written (a full disk, a
 read-only folder) is not kept, and nothing half-written is left behind. The
@@ -33,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -43,6 +45,7 @@ FOLDER = ROOT / ".cache"   # where builds keep their results unless told otherwi
 # What a cache folder holds: entries named kind-hash, files being written, and the compiled
 # templates that earlier versions kept in jinja/ (trim deletes them).
 ENTRY = re.compile(r"[a-z]+-[0-9a-f]{40}|jinja|\.tmp-.+")
+STALE_SECONDS = 3600   # a temporary file this old is no build's any more (writing one takes milliseconds)
 KEPT_BYTES = 256 * 2**20   # past this size, the results used least recently are deleted
 PACKAGES = ("numpy", "matplotlib", "pillow", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
 TAG = b"lesson-cache/1"   # an entry's first bytes: what it is and the version of its layout
@@ -77,9 +80,13 @@ def check_folder(folder: Path) -> None:
                                f"got {folder.resolve()} (it holds {shown})")
 
 
-def holds_results(folder: Path | None) -> bool:
-    """Whether a build could take anything from this folder (no folder: caching is off)."""
-    return folder is not None and folder.is_dir() and any(folder.iterdir())
+def only_yours(folder: Path | None) -> bool:
+    """Whether the folder is this user's and nobody else may write in it (code is loaded only from such a one)."""
+    try:
+        info = os.stat(folder)
+    except (OSError, TypeError):
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 @dataclass(frozen=True)
@@ -226,8 +233,13 @@ class Cache:
         entries = []
         for path in self.folder.iterdir():
             try:
-                if path.is_file() and not path.name.startswith(".tmp-"):
-                    entries.append((path.stat(), path))
+                if not path.is_file():
+                    continue
+                stat = path.stat()
+                if not path.name.startswith(".tmp-"):
+                    entries.append((stat, path))
+                elif time.time() - stat.st_mtime > STALE_SECONDS:   # a killed build's half-written entry
+                    path.unlink(missing_ok=True)
             except OSError:   # gone meanwhile (another build trimming the same cache)
                 pass
         total = sum(stat.st_size for stat, _ in entries)

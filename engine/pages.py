@@ -32,7 +32,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from engine.cache import Cache, Form
+from engine.cache import Cache, Form, only_yours
 from engine.mathtex import MathBatch
 from engine.network import latex_name, predict, sigmoid
 from engine.train import Run
@@ -291,19 +291,22 @@ class CompiledTemplates(jinja2.BytecodeCache):
 
     Compiling the templates is most of the rendering time: a rebuild after an
     edit compiles only what changed. Unlike the other entries, these are code
-    (marshalled), trusted as far as the cache folder is.
+    (marshalled), so they are read only from a cache folder that is this
+    user's alone; from any other, every template is compiled afresh.
     """
 
     def __init__(self, cache: Cache):
         self.cache = cache
+        self.trusted = only_yours(cache.folder)
 
     def entry(self, bucket: jinja2.bccache.Bucket) -> str:
         """The cache key of a template's code: its name, its source, and the Python that compiled it."""
         return self.cache.key("template", bucket.key, bucket.checksum, importlib.util.MAGIC_NUMBER.hex())
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        """Give the bucket the code kept for its template, if there is any."""
-        bucket.code = self.cache.load(self.entry(bucket), COMPILED)
+        """Give the bucket the code kept for its template, if there is any (and the folder is trusted)."""
+        if self.trusted:
+            bucket.code = self.cache.load(self.entry(bucket), COMPILED)
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         """Keep the code Jinja just compiled."""

@@ -28,7 +28,7 @@ import pytest
 from engine import cache as cache_module
 from engine import config, mathtex, pages, pipeline, train
 from engine.pipeline import Paths, build
-from sitetools import run_cli, tree_hashes
+from sitetools import ROOT, run_cli, tree_hashes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -506,3 +506,35 @@ def test_compiled_templates_of_earlier_versions_are_deleted(tmp_path):
     (store.folder / "jinja" / "__jinja2_0123.cache").write_bytes(b"code")
     store.trim()
     assert sorted(path.name for path in store.folder.iterdir()) == [key]
+
+
+def test_compiled_templates_are_read_only_from_a_folder_that_is_yours_alone(tmp_path):
+    """They are code: from a folder others may write in, the templates are compiled afresh (same site)."""
+    cache, out, ran = tmp_path / "shared", tmp_path / "site", tmp_path / "ran"
+    cache.mkdir()
+    command = [sys.executable, str(ROOT / "build.py"), "--cache", str(cache), "--out", str(out), "-q",
+               "--set", "train.epochs=60", "--set", "train.display_every=20"]
+    assert subprocess.run(command, capture_output=True, text=True, timeout=300).returncode == 0
+    before = tree_hashes(out)
+    code = marshal.dumps(compile(f"open({str(ran)!r}, 'w').close()", "planted", "exec"))
+
+    def plant() -> None:
+        """What a stranger could write there: well-formed entries whose code would run if it were read."""
+        templates = [entry for entry in cache.iterdir() if entry.name.startswith("template-")]
+        assert templates
+        for entry in cache.iterdir():   # the site goes, so that the pages (and their templates) are made again
+            if entry.name.startswith("site-"):
+                entry.unlink()
+        for entry in templates:
+            entry.write_bytes(b"".join(cache_module.entry_bytes(None, {"code": code})))
+
+    plant()
+    cache.chmod(0o777)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+    assert not ran.exists()
+    assert tree_hashes(out) == before
+    plant()
+    cache.chmod(0o755)   # the same folder, yours alone: the planted code is what a build would run
+    assert subprocess.run(command, capture_output=True, text=True, timeout=300).returncode != 0
+    assert ran.exists()
