@@ -16,6 +16,8 @@ import hashlib
 import importlib
 import inspect
 import re
+import stat
+import string
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ SECTION_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
 HEADING_ANCHOR = re.compile(r"\s*\{#([a-z0-9][a-z0-9-]*)\}\s*$")
 # Inline math followed by punctuation stays on one line with it.
 MATH_THEN_PUNCTUATION = re.compile(r"(\x02MATH\d+\x03)([.,;:!?，。；：、）)]+)")
+MAX_FILE_BYTES = 1 << 20     # a content file larger than 1 MiB is a mistake or an attack, not a lesson
 
 
 class ContentError(Exception):
@@ -65,24 +68,87 @@ class Figure:
     height: int
 
 
+def read_content(content: Path, path: Path) -> str:
+    """The text of a file of the content folder: a regular file inside it (links may point only
+    inside), at most 1 MiB, UTF-8; anything else is a ContentError that names the file."""
+    try:
+        real = path.resolve(strict=True)
+        mode = real.stat().st_mode
+    except (OSError, RuntimeError) as err:   # RuntimeError: a loop of links
+        raise ContentError(f"{path}: {getattr(err, 'strerror', None) or err}") from None
+    if not real.is_relative_to(content.resolve()):
+        raise ContentError(f"{path}: expected a file inside the content folder {content}, got a link to {real}")
+    if not stat.S_ISREG(mode):
+        raise ContentError(f"{path}: expected a regular file, got {file_kind(mode)}")
+    with real.open("rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)   # never more, whatever the file claims
+    if len(data) > MAX_FILE_BYTES:
+        raise ContentError(f"{path}: expected at most {MAX_FILE_BYTES // 1024} KiB (1 MiB), got more")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ContentError(f"{path}:{line}: expected UTF-8 text, got the byte 0x{data[err.start]:02x} "
+                           f"at byte offset {err.start}") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")   # as Path.read_text reads lines
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
 def load_strings(content: Path) -> dict[str, dict]:
     """The UI words of every language from content/strings.toml."""
+    path = content / "strings.toml"
     try:
-        strings = tomllib.loads((content / "strings.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ContentError(f"{content / 'strings.toml'}: {err}") from None
+        strings = tomllib.loads(read_content(content, path))
+    except tomllib.TOMLDecodeError as err:
+        raise ContentError(f"{path}: {err}") from None
     for lang in LANGS:
         if lang not in strings:
-            raise ContentError(f"{content / 'strings.toml'}: no [{lang}] table")
+            raise ContentError(f"{path}: no [{lang}] table")
+    for key, text in ui_texts(strings):
+        check_fields(path, key, text)
     return strings
+
+
+def ui_texts(table: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """Every text of the UI words with its dotted key: zh.alt.scatter, ..."""
+    found = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            found += ui_texts(value, f"{prefix}{key}.")
+        elif isinstance(value, str):
+            found.append((f"{prefix}{key}", value))
+    return found
+
+
+def check_fields(path: Path, key: str, text: str) -> None:
+    """A UI word is filled in with str.format: its fields may only be plain names, {count}.
+
+    A field like {count.__class__} would read Python's internals, and {count:>999999999} would
+    build a string of a gigabyte.
+    """
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
+    except ValueError as err:
+        raise ContentError(f"{path}: {key}: {err}") from None
+    for name, spec, conversion in fields:
+        if not name.isidentifier() or spec or conversion:
+            whole = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ContentError(f"{path}: {key}: expected fields like {{count}}, got {whole}")
 
 
 def load_glossary(content: Path) -> list[list[str]]:
     """The zh-en glossary: [Chinese, English, LaTeX symbol] per term."""
     path = content / "glossary.toml"
     try:
-        terms = tomllib.loads(path.read_text(encoding="utf-8"))["terms"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as err:
+        terms = tomllib.loads(read_content(content, path))["terms"]
+    except (KeyError, tomllib.TOMLDecodeError) as err:
         raise ContentError(f"{path}: {err}") from None
     if not all(isinstance(t, list) and len(t) == 3 for t in terms):
         raise ContentError(f"{path}: each term is [Chinese, English, symbol]")
@@ -374,7 +440,8 @@ class PageRenderer:
     def section(self, lang: str, number: int, section_id: str, path: Path) -> Section:
         """Render one section file: Jinja first (numbers), then Markdown (text and math)."""
         page = f"{lang}/index.html ({path.name})"
-        if not path.read_text(encoding="utf-8").startswith("# "):
+        source = read_content(self.content, path)
+        if not source.startswith("# "):
             raise ContentError(f"{path}: the first line must be '# Title'")
         try:
             template = self.prose_env.get_template(path.relative_to(self.content).as_posix())
