@@ -42,6 +42,8 @@ HEADING_ANCHOR = re.compile(r"\s*\{#([a-z0-9][a-z0-9-]*)\}\s*$")
 # Inline math followed by punctuation stays on one line with it.
 MATH_THEN_PUNCTUATION = re.compile(r"(\x02MATH\d+\x03)([.,;:!?，。；：、）)]+)")
 MAX_FILE_BYTES = 1 << 20     # a content file larger than 1 MiB is a mistake or an attack, not a lesson
+ENGINE = Path(__file__).resolve().parent
+ENGINE_FUNCTION = re.compile(r"engine\.([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class ContentError(Exception):
@@ -207,13 +209,32 @@ def tex_number(text: str) -> str:
 
 def source_code(qualified: str) -> tuple[str, str]:
     """The source of an engine function, read from its file at build time: (file, highlighted HTML)."""
-    module_name, _, name = qualified.rpartition(".")
-    module = importlib.import_module(module_name)
-    code = inspect.getsource(getattr(module, name))
+    function = engine_function(qualified)
+    module = inspect.getmodule(function)
+    code = inspect.getsource(function)
     html = highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight", wrapcode=True))
     # One line of HTML, so the Markdown around it cannot end the block at a blank line.
     html = html.strip().replace("\n", "&#10;").replace("<pre>", '<pre tabindex="0">', 1)
     return f"engine/{Path(module.__file__).name}", html
+
+
+def engine_function(qualified) -> object:
+    """The function `engine.<module>.<name>` of the project's engine, and nothing else.
+
+    Only a module that is a file in engine/ is imported: importing any module by name runs its code.
+    """
+    match = ENGINE_FUNCTION.fullmatch(qualified) if isinstance(qualified, str) else None
+    if match is None or not (ENGINE / f"{match.group(1)}.py").is_file():
+        raise jinja2.TemplateRuntimeError(
+            f"code() shows a function of the engine: expected 'engine.<module>.<function>' with a file "
+            f"engine/<module>.py, got {qualified!r}")
+    module_name, name = f"engine.{match.group(1)}", match.group(2)
+    function = getattr(importlib.import_module(module_name), name, None)
+    if not inspect.isfunction(function) or function.__module__ != module_name:
+        raise jinja2.TemplateRuntimeError(
+            f"code() shows a function of the engine: expected a function defined in engine/{match.group(1)}.py, "
+            f"got {qualified!r}")
+    return function
 
 
 def code_stylesheet() -> bytes:
@@ -401,7 +422,7 @@ class PageRenderer:
 
     def code(self, qualified: str, lang: str) -> Markup:
         """An engine function's source, highlighted, with the file it comes from."""
-        if qualified not in self.sources:   # both languages show the same functions
+        if not isinstance(qualified, str) or qualified not in self.sources:   # both languages show the same ones
             self.sources[qualified] = source_code(qualified)
         file, html = self.sources[qualified]
         name = qualified.rpartition(".")[2]
