@@ -7,25 +7,44 @@ A section is first rendered as a Jinja template, so the prose can write
 Markdown with `$...$` and `$$...$$` math. Formulas become placeholders in a
 `MathBatch`; the caller renders the batch with KaTeX and substitutes it.
 Nothing here writes files: every function returns strings.
+
+The prose is input a stranger may have written (a merged pull request is
+built and published by the workflow), so it gets less than the templates:
+Jinja's immutable sandbox, where it reads the lesson's values but cannot
+reach Python's internals, change a value or build a huge one; files of the
+content folder only; and a short list of HTML tags it may write by hand.
+The HTML of partials, formulas and code comes from the project's templates:
+the prose gets a placeholder for it, put back after Markdown and the check.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import importlib
 import inspect
+import posixpath
 import re
 import stat
 import string
 import tomllib
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 import numpy as np
+from jinja2 import filters, nodes
+from jinja2.compiler import CodeGenerator
+from jinja2.environment import TemplateModule
+from jinja2.loaders import split_template_path
+from jinja2.runtime import LoopContext, TemplateReference
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.utils import Cycler, Joiner, Namespace
 from markdown_it import MarkdownIt
-from markupsafe import Markup, escape
+from markupsafe import Markup, escape, soft_str
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
@@ -336,6 +355,479 @@ def starts_alt(run: Run, others: list[tuple[int, Run]], strings: dict, lang: str
         others=", ".join(sig(other.final_loss) for _, other in others))
 
 
+# ---------------------------------------------------------------- the prose's sandbox
+
+MAX_ITEMS = 1_000_000       # characters or items of one value the prose builds
+MAX_DIGITS = 4_300          # digits of a whole number: the most Python will print
+MAX_WORK = 20_000_000       # loop rounds, calls and characters of all the prose of one build
+# Methods whose result can be many times larger than the text they are called on.
+GROWING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate",
+                             "format", "format_map", "to_bytes"})
+# Filters of that kind that the prose has no use for; join, replace and format are checked instead.
+GROWING_FILTERS = ("center", "indent", "wordwrap", "batch", "slice", "urlize", "pprint", "xmlattr", "urlencode",
+                   "tojson")
+# The objects whose methods the prose may call; of the lesson's own objects it reads only data.
+METHOD_OWNERS = (str, int, float, list, tuple, dict, set, frozenset, LoopContext, Namespace, Cycler, Joiner,
+                 TemplateModule, TemplateReference)
+PRINTF_FIELD = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
+# Compiled prose is cached apart from the templates, and afresh whenever this file (the sandbox) changes.
+SANDBOX_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def weight(value, limit: int = MAX_ITEMS) -> int:
+    """About how many characters or items printing a value takes, nested lists counted in full (stops past `limit`)."""
+    total, todo = 0, [value]
+    while todo and total <= limit:
+        item = todo.pop()
+        total += len(item) if isinstance(item, (str, list, tuple, dict, set, frozenset)) else 1
+        if isinstance(item, dict):
+            todo += [*item.keys(), *item.values()]
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            todo += item
+        elif isinstance(item, Namespace):
+            todo.append(item._Namespace__attrs)   # its repr shows every value it holds
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            todo += [getattr(item, field.name) for field in dataclasses.fields(item)]
+    return total
+
+
+def digits(number: int) -> int:
+    """About how many decimal digits a whole number has (from its bits: quick for any size)."""
+    return abs(number).bit_length() * 3 // 10 + 1
+
+
+def refuse_huge(what: str, size: int, limit: int = MAX_ITEMS, unit: str = "characters or items") -> None:
+    """Stop the prose before it builds a value larger than the limit."""
+    if size > limit:
+        raise SecurityError(f"{what} would make a value of about {size:,} {unit}; "
+                            f"the prose may build at most {limit:,}")
+
+
+def check_binop(operator: str, left, right) -> None:
+    """Refuse `left operator right` if its result would be huge, before Python computes it."""
+    ints = isinstance(left, int) and isinstance(right, int)   # True and False are 1 and 0 here, as in Python
+    if operator == "**" and ints and right > 0 and abs(left) > 1:
+        refuse_huge(f"{left} ** {right}", digits(left) * right, MAX_DIGITS, "digits")
+    elif operator == "*" and ints:
+        refuse_huge("*", digits(left) + digits(right), MAX_DIGITS, "digits")
+    elif operator == "*" and (isinstance(left, int) or isinstance(right, int)):
+        count, sequence = (left, right) if isinstance(left, int) else (right, left)
+        if isinstance(sequence, (str, list, tuple)):
+            refuse_huge(f"repeating {type(sequence).__name__} {count} times", weight(sequence) * max(count, 0))
+    elif operator == "+" and isinstance(left, (str, list, tuple)):
+        refuse_huge("+", weight(left) + weight(right))
+    elif operator == "%" and isinstance(left, str):
+        refuse_huge("%", printf_size(left, right))
+
+
+def printf_size(form: str, values) -> int:
+    """How long `form % values` can get: its text, its widths and precisions, and the values printed."""
+    numbers = [int(n) if n != "*" else 0 for field in PRINTF_FIELD.findall(form) for n in field if n]
+    stars = form.count("*") and sum(abs(v) for v in (values if isinstance(values, tuple) else (values,))
+                                    if isinstance(v, int))
+    return len(form) + sum(numbers) + stars + weight(values)
+
+
+@jinja2.pass_eval_context
+def checked_join(eval_ctx, value, d: str = "", attribute=None) -> str:
+    """Jinja's join, refused if the joined text would be huge."""
+    items = list(value)
+    if attribute is not None:
+        items = list(map(filters.make_attrgetter(eval_ctx.environment, attribute), items))
+    refuse_huge("join", sum(weight(item) for item in items) + weight(d) * max(len(items) - 1, 0))
+    return filters.sync_do_join(eval_ctx, items, d)
+
+
+@jinja2.pass_eval_context
+def checked_replace(eval_ctx, s, old, new, count=None) -> str:
+    """Jinja's replace, refused if the text would grow huge."""
+    refuse_huge("replace", weight(s))
+    text, old_text, new_text = str(s), str(old), str(new)
+    times = text.count(old_text) if old_text else len(text) + 1
+    if count is not None and count >= 0:
+        times = min(times, count)
+    refuse_huge("replace", len(text) + times * max(len(new_text) - len(old_text), 0))
+    return filters.do_replace(eval_ctx, s, old, new, count)
+
+
+def checked_format(value, *args, **kwargs) -> str:
+    """Jinja's format (printf-style), refused if a width or the values would make it huge."""
+    refuse_huge("format", printf_size(str(value), kwargs or args))
+    return filters.do_format(value, *args, **kwargs)
+
+
+@jinja2.pass_environment
+def checked_sum(environment, iterable, attribute=None, start=0):
+    """Jinja's sum, for numbers only (adding up lists takes time that grows with the square of their count)."""
+    if not isinstance(start, (int, float)):
+        raise SecurityError(f"sum adds numbers: expected a number to start from, got {type(start).__name__}")
+    return filters.sync_do_sum(environment, iterable, attribute, start)
+
+
+def checked_string(value) -> str:
+    """Jinja's string filter, refused for a value whose text would be huge."""
+    refuse_huge("string", weight(value))
+    return soft_str(value)
+
+
+@jinja2.pass_eval_context
+def printed(eval_ctx, value):
+    """Every {{ value }} of the prose: refused if huge, counted against the work budget."""
+    size = weight(value)
+    refuse_huge("printing a value", size)
+    eval_ctx.environment.spend(size)
+    return value
+
+
+class ProseCodeGenerator(CodeGenerator):
+    """Compiles the prose so that loops, text, filters and `~` count against the sandbox's work budget."""
+
+    def visit_For(self, node: nodes.For, frame) -> None:
+        """Each round of a loop costs one unit of work."""
+        node.iter = nodes.Call(nodes.EnvironmentAttribute("rounds"), [node.iter], [], None, None,
+                               lineno=node.iter.lineno)
+        super().visit_For(node, frame)
+
+    def visit_Output(self, node: nodes.Output, frame) -> None:
+        """The prose's own text costs its length each time it is written (in a loop, many times)."""
+        size = sum(len(child.data) for child in node.nodes if isinstance(child, nodes.TemplateData))
+        if size:
+            self.writeline(f"environment.spend({size})")
+        super().visit_Output(node, frame)
+
+    def visit_Filter(self, node: nodes.Filter, frame) -> None:
+        """A filter's result costs its size (a value made by a filter is as real as one made by `*`)."""
+        self.write("environment.counted(")
+        super().visit_Filter(node, frame)
+        self.write(")")
+
+    def visit_Concat(self, node: nodes.Concat, frame) -> None:
+        """`a ~ b ~ c`: weighed before it is joined (Jinja's own code, with the parts passed through `weighed`)."""
+        if frame.eval_ctx.volatile:
+            self.write("(markup_join if context.eval_ctx.volatile else str_join)(")
+        else:
+            self.write("markup_join(" if frame.eval_ctx.autoescape else "str_join(")
+        self.write("environment.weighed((")
+        for part in node.nodes:
+            self.visit(part, frame)
+            self.write(", ")
+        self.write(")))")
+
+
+class ProseEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja for the prose: the lesson's values and helpers, no Python internals, no changes, no huge values.
+
+    On top of Jinja's immutable sandbox: the lesson's objects show their data but not their methods;
+    `*`, `**`, `+`, `%`, `~`, join, replace and format refuse a result larger than MAX_ITEMS (a whole
+    number: MAX_DIGITS digits) before computing it; and loop rounds, calls and characters written
+    count against MAX_WORK for the whole build, so no loop can run for ever.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = ProseCodeGenerator
+
+    def __init__(self, **options):
+        super().__init__(finalize=printed, **options)
+        self.work_left = MAX_WORK
+        self.globals.pop("lipsum", None)   # its paragraph count has no limit
+        for name in GROWING_FILTERS:
+            self.filters.pop(name, None)
+        self.filters.update(join=checked_join, replace=checked_replace, format=checked_format, sum=checked_sum,
+                            string=checked_string)
+
+    def spend(self, amount: int) -> None:
+        """Count work done by the prose; stop it once the build's prose has done too much."""
+        self.work_left -= amount
+        if self.work_left < 0:
+            raise SecurityError(f"the prose did too much work: more than {MAX_WORK:,} loop rounds, calls and "
+                                "characters written in one build")
+
+    def rounds(self, iterable):
+        """The items of a loop, each round counted."""
+        for item in iterable:
+            self.spend(1)
+            yield item
+
+    def counted(self, value):
+        """A value the prose made, its size counted."""
+        self.spend(weight(value))
+        return value
+
+    def weighed(self, parts: tuple) -> tuple:
+        """The parts of `a ~ b`, refused if the joined text would be huge."""
+        size = sum(weight(part) for part in parts)
+        refuse_huge("~", size)
+        self.spend(size)
+        return parts
+
+    def is_safe_attribute(self, obj, attr: str, value) -> bool:
+        """Methods only of plain values (text, numbers, lists) and Jinja's helpers, and none that blow text up."""
+        if callable(value) and not isinstance(obj, METHOD_OWNERS):
+            return False
+        if attr in GROWING_METHODS and isinstance(obj, (str, int)):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def wrap_str_format(self, value):
+        """No str.format for the prose (a width can make it huge): the format filter does the same, checked."""
+        return None
+
+    def call_binop(self, context, operator: str, left, right):
+        """`*`, `**`, `+` and `%`, refused before they are computed if the result would be huge."""
+        check_binop(operator, left, right)
+        result = super().call_binop(context, operator, left, right)
+        self.spend(weight(result))
+        return result
+
+    def getitem(self, obj, argument):
+        """obj[key]; a slice makes a new value, which counts."""
+        result = super().getitem(obj, argument)
+        if isinstance(argument, slice):
+            self.spend(weight(result))
+        return result
+
+    def call(self, context, obj, /, *args, **kwargs):
+        """A call from the prose, counted with its result's size; `loop(...)` of a recursive loop counts its rounds."""
+        if isinstance(obj, LoopContext):
+            args = tuple(self.rounds(arg) for arg in args)
+        self.spend(1)
+        result = super().call(context, obj, *args, **kwargs)
+        self.spend(weight(result))
+        return result
+
+
+class ContentLoader(jinja2.BaseLoader):
+    """Templates of the prose: files of the content folder only, read by read_content."""
+
+    def __init__(self, content: Path):
+        self.content = content
+
+    def get_source(self, environment, template: str):
+        """The source of a file of the content folder (include, import and extends come here)."""
+        try:
+            path = self.content.joinpath(*split_template_path(template))
+        except jinja2.TemplateNotFound:   # a name with '..'
+            raise jinja2.TemplateNotFound(template, f"expected the name of a file inside the content folder, "
+                                                    f"got {template!r}") from None
+        if not path.exists() and not path.is_symlink():
+            raise jinja2.TemplateNotFound(template, f"{path}: no such file")
+        try:
+            source = read_content(self.content, path)
+        except ContentError as err:
+            raise jinja2.TemplateError(str(err)) from None   # not TemplateNotFound: `ignore missing` must not hide it
+        return source, str(path), lambda: True   # a renderer lives for one build
+
+
+def plain_values(value):
+    """Values the prose hands to a partial, with its Markup made plain text again (the partial escapes it)."""
+    if isinstance(value, Markup):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_values(item) for item in value)
+    if isinstance(value, dict):
+        return {key: plain_values(item) for key, item in value.items()}
+    return value
+
+
+# ---------------------------------------------------------------- raw HTML in the prose
+
+# Tags and attributes the prose may write by hand: tables (Markdown's cannot span columns or hold
+# a caption), inline emphasis and code, a foldable details block, links. Nothing that loads,
+# runs, redirects, styles freely or submits (script, style, meta, link, iframe, img, form, svg...).
+ALLOWED_TAGS = frozenset({"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "div", "span", "p",
+                          "br", "code", "kbd", "em", "strong", "sub", "sup", "abbr", "details", "summary", "a"})
+ALLOWED_ATTRIBUTES = {"*": {"class", "id", "lang", "title"}, "th": {"colspan", "rowspan", "scope", "style"},
+                      "td": {"colspan", "rowspan", "style"}, "a": {"href"}, "details": {"open"}}
+# What each attribute may hold, and how to say it. style: only the alignment Markdown's own tables write.
+ATTRIBUTE_VALUES = {
+    "class": (re.compile(r"[A-Za-z0-9_ -]*"), "class names of letters, digits, - and _"),
+    "id": (re.compile(r"[a-z0-9][a-z0-9-]*"), "an anchor of a-z, 0-9 and -"),
+    "lang": (re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]+)*"), "a language code such as zh-Hans"),
+    "title": (re.compile(r"[^\x00-\x08\x0b\x0e-\x1f]*"), "plain text"),
+    "colspan": (re.compile(r"[1-9][0-9]{0,2}"), "a number from 1 to 999"),
+    "rowspan": (re.compile(r"[1-9][0-9]{0,2}"), "a number from 1 to 999"),
+    "scope": (re.compile(r"row|col|rowgroup|colgroup"), "row, col, rowgroup or colgroup"),
+    "style": (re.compile(r"text-align:\s*(left|center|right);?"), "text-align: left, center or right"),
+    "open": (re.compile(r"(open)?"), "nothing or open"),
+}
+SAFE_SCHEMES = ("", "http", "https", "mailto")
+TAG_LIKE = re.compile(r"<[A-Za-z/!?]")
+
+
+class RawHtml(HTMLParser):
+    """Reads the prose's raw HTML as a browser would and notes the first thing it may not hold."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=False)   # entities stay as written: &lt;meta&gt; is text
+        self.problem: tuple[str, str] | None = None   # (what was refused, the text to find it by in the source)
+        self.text = ""
+
+    def refuse(self, problem: str, snippet: str) -> None:
+        """Note a problem (only the first counts)."""
+        self.problem = self.problem or (problem, snippet)
+
+    def flush_text(self) -> None:
+        """Text between tags may not hold a tag-like `<` the parser could not read (an unfinished tag)."""
+        if TAG_LIKE.search(self.text):
+            self.refuse(f"expected complete tags, got the unfinished {self.text.strip()[:40]!r}",
+                        self.text.strip()[:40])
+        self.text = ""
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.flush_text()
+        written = self.get_starttag_text()
+        if tag not in ALLOWED_TAGS:
+            self.refuse(f"expected a tag among {', '.join(sorted(ALLOWED_TAGS))}, got <{tag}>", written)
+            return
+        allowed = ALLOWED_ATTRIBUTES["*"] | ALLOWED_ATTRIBUTES.get(tag, set())
+        for name, value in attrs:
+            if name not in allowed:
+                self.refuse(f"expected attributes of <{tag}> among {', '.join(sorted(allowed))}, got {name}", written)
+            elif name == "href":
+                self.check_href(value or "", written)
+            elif not ATTRIBUTE_VALUES[name][0].fullmatch(value or ""):
+                self.refuse(f"expected {name} to be {ATTRIBUTE_VALUES[name][1]}, got {name}={value!r}", written)
+
+    def check_href(self, href: str, written: str) -> None:
+        """A link's address: a page, an anchor, or http(s) and mail; no script and nothing hidden in it."""
+        cleaned = re.sub(r"[\x00-\x20]", "", href)   # browsers drop these from addresses
+        parts = split_url(cleaned.lower())
+        if "\x02" in href or parts is None or parts.scheme not in SAFE_SCHEMES:
+            self.refuse(f"expected href to be a relative, http(s) or mailto address, got href={href!r}", written)
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.flush_text()
+        if tag not in ALLOWED_TAGS:
+            self.refuse(f"expected a tag among {', '.join(sorted(ALLOWED_TAGS))}, got </{tag}>", f"</{tag}")
+
+    def handle_comment(self, data: str) -> None:
+        # A browser ends a comment at <!--> , <!---> and --!> too: what follows would be live HTML.
+        self.flush_text()
+        if data.startswith((">", "->")) or "--!>" in data:
+            self.refuse(f"expected an HTML comment <!-- ... -->, got {'<!--' + data[:40]!r}", f"<!--{data[:20]}")
+
+    def handle_decl(self, decl: str) -> None:
+        self.refuse(f"expected tags and comments, got {'<!' + decl[:40]!r}", f"<!{decl[:20]}")
+
+    def handle_pi(self, data: str) -> None:
+        self.refuse(f"expected tags and comments, got {'<?' + data[:40]!r}", f"<?{data[:20]}")
+
+    def unknown_decl(self, data: str) -> None:
+        self.refuse(f"expected tags and comments, got {'<![' + data[:40]!r}", f"<![{data[:20]}")
+
+    def handle_entityref(self, name: str) -> None:
+        self.flush_text()
+
+    def handle_charref(self, name: str) -> None:
+        self.flush_text()
+
+
+def html_problem(html: str) -> tuple[str, str] | None:
+    """What a piece of the prose's raw HTML may not hold, if anything: (problem, text to find it by)."""
+    parser = RawHtml()
+    parser.feed(html)
+    parser.close()
+    parser.flush_text()
+    return parser.problem
+
+
+def split_url(url: str):
+    """The parts of an address, or None if it cannot be read as one."""
+    try:
+        return urlsplit(url)
+    except ValueError:   # such as a bad [IPv6] host
+        return None
+
+
+def image_problem(src: str, lang: str) -> str | None:
+    """Why a Markdown image may not be shown, if it may not: it must be a file of the site."""
+    parts = split_url(src)
+    # The page is <lang>/index.html; a browser reads %2e%2e as .. too.
+    inside = posixpath.normpath(posixpath.join(lang, unquote(parts.path))) if parts else ".."
+    if parts is None or parts.scheme or parts.netloc or src.startswith(("/", "\\")) or "\\" in src \
+            or inside.startswith(".."):
+        return f"expected an image of the site (a relative path such as ../figures/scatter.png), got {src!r}"
+    return None
+
+
+def source_line(source: str, snippet: str) -> int | None:
+    """The line of the prose's source that holds `snippet`, if it is there as written."""
+    index = source.find(snippet) if snippet else -1
+    return source.count("\n", 0, index) + 1 if index >= 0 else None
+
+
+def walk_tokens(tokens):
+    """Every Markdown token, the inline ones included."""
+    for token in tokens:
+        yield token
+        yield from walk_tokens(token.children or [])
+
+
+def markdown_problem(tokens, lang: str) -> tuple[str, str] | None:
+    """The first thing in the prose's Markdown that the site may not show: (problem, text to find it by)."""
+    for token in walk_tokens(tokens):
+        if token.type in ("html_block", "html_inline"):
+            found = html_problem(token.content)
+            if found:
+                return (f"raw HTML: {found[0]}", found[1])
+        elif token.type == "image":
+            src = token.attrGet("src") or ""
+            found = image_problem(src, lang)
+            if found:
+                return (found, src)
+        elif token.type == "math_block_label" and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", token.info):
+            return (f"expected a formula label of a-z, 0-9 and -, got {token.info!r}", token.info)
+    return None
+
+
+class HeldHtml:
+    """Trusted HTML the prose asked for (partials, formulas, code), kept out of its Markdown and the HTML check."""
+
+    TOKEN = re.compile(r"\x02HTML(\d+)\x03")
+    PARAGRAPH = re.compile(r"<p>\x02HTML(\d+)\x03</p>")
+
+    def __init__(self):
+        self.pieces: list[str] = []
+
+    def hold(self, html: Markup) -> Markup:
+        """A placeholder for `html`, for the prose to place."""
+        self.pieces.append(str(html))
+        return Markup(f"\x02HTML{len(self.pieces) - 1}\x03")
+
+    def piece(self, match: re.Match) -> str:
+        """The HTML behind a placeholder (a forged one stays as it is)."""
+        index = int(match.group(1))
+        return self.pieces[index] if index < len(self.pieces) else match.group(0)
+
+    def put_back(self, html: str) -> str:
+        """The section with its placeholders replaced; one alone in a paragraph takes the paragraph's place."""
+        return self.TOKEN.sub(self.piece, self.PARAGRAPH.sub(self.piece, html))
+
+
+def one_line(message: str) -> str:
+    """A message as the one line build.py prints (a tag or a Jinja message may hold line breaks)."""
+    return " ".join(message.splitlines())
+
+
+def prose_line(err: BaseException, content: Path) -> tuple[str, int] | None:
+    """The prose file and line where a rendering error arose: Jinja's traceback names template lines."""
+    if isinstance(err, jinja2.TemplateSyntaxError) and err.filename and err.lineno:
+        return err.filename, err.lineno
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if Path(name).is_relative_to(content):
+            found = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
 # ---------------------------------------------------------------- rendering
 
 def heading_anchors(state) -> None:
@@ -359,6 +851,7 @@ class PageRenderer:
 
     def __init__(self, templates: Path, content: Path, run: Run, batch: MathBatch,
                  figures: dict[str, dict[str, Figure]], explained: dict, compiled: Path | None = None):
+        self.templates = templates
         self.content = content
         self.run = run
         self.batch = batch
@@ -381,10 +874,25 @@ class PageRenderer:
         self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column,
                                 csp_hash=csp_hash)
         self.env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
-        # Prose marks heading anchors as {#id}, which is Jinja's comment syntax:
-        # the prose gets other comment delimiters so the anchors pass through.
-        self.prose_env = self.env.overlay(comment_start_string="{##", comment_end_string="##}",
-                                          loader=jinja2.FileSystemLoader(content))
+        self.prose_env = ProseEnvironment(
+            loader=ContentLoader(content),
+            autoescape=self.env.autoescape,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            optimized=False,
+            # Prose marks heading anchors as {#id}, which is Jinja's comment syntax:
+            # the prose gets other comment delimiters so the anchors pass through.
+            comment_start_string="{##",
+            comment_end_string="##}",
+            # Apart from the templates' code: compiled prose must come from the sandbox's compiler.
+            bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled), f"prose-{SANDBOX_VERSION}-%s.cache")
+            if compiled else None,
+        )
+        self.prose_env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column,
+                                      csp_hash=csp_hash)
+        self.prose_env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
 
     # -- pieces the prose can call
 
@@ -395,8 +903,11 @@ class PageRenderer:
     def formula(self, formula_id: str, which: str, page: str) -> Markup:
         """A displayed formula of the engine's set, by id: its symbolic or numeric form."""
         formulas = self.values["formulas"]
-        if formula_id not in formulas:
-            raise ContentError(f"{page}: no formula {formula_id!r} (known: {', '.join(formulas)})")
+        if not isinstance(formula_id, str) or formula_id not in formulas:
+            raise jinja2.TemplateRuntimeError(f"formula(): expected a formula id among {', '.join(formulas)}, "
+                                              f"got {formula_id!r}")
+        if which not in ("symbolic", "numeric"):
+            raise jinja2.TemplateRuntimeError(f"formula(): expected 'symbolic' or 'numeric', got {which!r}")
         tex = getattr(formulas[formula_id], which)
         return Markup(f'<div class="math-display" id="eq-{formula_id}-{which}" data-formula="{formula_id}">'
                       f'{self.batch.add(tex, True, page)}</div>')
@@ -405,6 +916,13 @@ class PageRenderer:
         """Render a template from templates/partials with the page's context."""
         template = self.env.get_template(f"partials/{name}.html")
         return Markup(template.render(**self.page_context(lang, page), **values).strip())
+
+    def prose_partial(self, name: str, lang: str, page: str, **values) -> Markup:
+        """A partial the prose asks for: one of templates/partials, with the prose's values as plain text."""
+        known = sorted(path.stem for path in (self.templates / "partials").glob("*.html"))
+        if name not in known:
+            raise jinja2.TemplateRuntimeError(f"partial(): expected a partial among {', '.join(known)}, got {name!r}")
+        return self.partial(name, lang, page, **plain_values(values))
 
     def page_context(self, lang: str, page: str, root: str = "../") -> dict:
         """Everything a template on this page may use; `root` leads from the page to the site root."""
@@ -418,6 +936,15 @@ class PageRenderer:
             "partial": lambda name, **values: self.partial(name, lang, page, **values),
             "formula": lambda formula_id, which="numeric": self.formula(formula_id, which, page),
             "code": lambda qualified: self.code(qualified, lang),
+        }
+
+    def prose_context(self, lang: str, page: str, held: HeldHtml) -> dict:
+        """What the prose may use: the page's context, with the HTML of partials, formulas and code held back."""
+        return {
+            **self.page_context(lang, page),
+            "partial": lambda name, **values: held.hold(self.prose_partial(name, lang, page, **values)),
+            "formula": lambda formula_id, which="numeric": held.hold(self.formula(formula_id, which, page)),
+            "code": lambda qualified: held.hold(self.code(qualified, lang)),
         }
 
     def code(self, qualified: str, lang: str) -> Markup:
@@ -464,21 +991,31 @@ class PageRenderer:
         source = read_content(self.content, path)
         if not source.startswith("# "):
             raise ContentError(f"{path}: the first line must be '# Title'")
+        held = HeldHtml()
         try:
             template = self.prose_env.get_template(path.relative_to(self.content).as_posix())
-            first, _, filled = template.render(**self.page_context(lang, page)).partition("\n")
+            first, _, filled = template.render(**self.prose_context(lang, page, held)).partition("\n")
         except jinja2.TemplateError as err:
-            line = getattr(err, "lineno", None)
-            where = f"{path}:{line}" if line else str(path)
-            raise ContentError(f"{where}: {err.message if hasattr(err, 'message') else err}") from None
-        except (ArithmeticError, LookupError, TypeError, ValueError) as err:
-            raise ContentError(f"{path}: {type(err).__name__}: {err}") from None
-        html = self.markdown(page).render(filled)
+            raise ContentError(one_line(f"{self.where(err, path)}: {err.message or type(err).__name__}")) from None
+        except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as err:
+            raise ContentError(one_line(f"{self.where(err, path)}: {type(err).__name__}: {err}")) from None
+        md = self.markdown(page)
+        tokens = md.parse(filled)
+        problem = markdown_problem(tokens, lang)
+        if problem:
+            line = source_line(source, problem[1])
+            raise ContentError(one_line(f"{path}:{line}: {problem[0]}" if line else f"{path}: {problem[0]}"))
+        html = held.put_back(md.renderer.render(tokens, md.options, {}))
         # A word joiner keeps the punctuation with the formula without stopping
         # KaTeX from breaking a long formula inside.
         html = MATH_THEN_PUNCTUATION.sub("\\1\u2060\\2", html)
         self.batch.send()   # KaTeX renders this section's formulas while the next one is written
         return Section(section_id, number, first[2:].strip(), html)
+
+    def where(self, err: BaseException, path: Path) -> str:
+        """Where in the prose an error arose: file:line, or the section's file."""
+        found = prose_line(err, self.content)
+        return f"{found[0]}:{found[1]}" if found else str(path)
 
     def lesson(self, lang: str) -> str:
         """The whole lesson in one language."""
