@@ -93,7 +93,7 @@ def main() -> None:
     draw = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="lesson-stops-") as tmp:
         tmp = Path(tmp)
-        out, cache = tmp / "site", tmp / "cache"
+        out = tmp / "site"
         content = tmp / "content"
         shutil.copytree(ROOT / "content", content)
         broken = content / "en" / "06-epochs.md"

@@ -7,6 +7,14 @@ A section is first rendered as a Jinja template, so the prose can write
 Markdown with `$...$` and `$$...$$` math. Formulas become placeholders in a
 `MathBatch`; the caller renders the batch with KaTeX and substitutes it.
 Nothing here writes files: every function returns strings.
+
+The prose is input a stranger may have written (a merged pull request is
+built and published by the workflow), so it gets less than the templates:
+Jinja's immutable sandbox, where it reads the lesson's values but cannot
+reach Python's internals, change a value or build a huge one; files of the
+content folder only; and a short list of HTML tags it may write by hand.
+The HTML of partials, formulas and code comes from the project's templates:
+the prose gets a placeholder for it, put back after Markdown and the check.
 """
 
 from __future__ import annotations
@@ -17,14 +25,24 @@ import importlib
 import importlib.util
 import inspect
 import marshal
+import posixpath
 import re
+import stat
+import string
 import tomllib
 import types
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 import numpy as np
+from jinja2.environment import TemplateModule
+from jinja2.loaders import split_template_path
+from jinja2.runtime import LoopContext, TemplateReference
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.utils import Cycler, Joiner, Namespace
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 from pygments import highlight
@@ -43,6 +61,9 @@ SECTION_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
 HEADING_ANCHOR = re.compile(r"\s*\{#([a-z0-9][a-z0-9-]*)\}\s*$")
 # Inline math followed by punctuation stays on one line with it.
 MATH_THEN_PUNCTUATION = re.compile(r"(\x02MATH\d+\x03)([.,;:!?，。；：、）)]+)")
+MAX_FILE_BYTES = 1 << 20     # a content file larger than 1 MiB is a mistake or an attack, not a lesson
+ENGINE = Path(__file__).resolve().parent
+ENGINE_FUNCTION = re.compile(r"engine\.([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class ContentError(Exception):
@@ -69,24 +90,87 @@ class Figure:
     height: int
 
 
+def read_content(content: Path, path: Path) -> str:
+    """The text of a file of the content folder: a regular file inside it (links may point only
+    inside), at most 1 MiB, UTF-8; anything else is a ContentError that names the file."""
+    try:
+        real = path.resolve(strict=True)
+        mode = real.stat().st_mode
+    except (OSError, RuntimeError) as err:   # RuntimeError: a loop of links
+        raise ContentError(f"{path}: {getattr(err, 'strerror', None) or err}") from None
+    if not real.is_relative_to(content.resolve()):
+        raise ContentError(f"{path}: expected a file inside the content folder {content}, got a link to {real}")
+    if not stat.S_ISREG(mode):
+        raise ContentError(f"{path}: expected a regular file, got {file_kind(mode)}")
+    with real.open("rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)   # never more, whatever the file claims
+    if len(data) > MAX_FILE_BYTES:
+        raise ContentError(f"{path}: expected at most {MAX_FILE_BYTES // 1024} KiB (1 MiB), got more")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ContentError(f"{path}:{line}: expected UTF-8 text, got the byte 0x{data[err.start]:02x} "
+                           f"at byte offset {err.start}") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")   # as Path.read_text reads lines
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
 def load_strings(content: Path) -> dict[str, dict]:
     """The UI words of every language from content/strings.toml."""
+    path = content / "strings.toml"
     try:
-        strings = tomllib.loads((content / "strings.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ContentError(f"{content / 'strings.toml'}: {err}") from None
+        strings = tomllib.loads(read_content(content, path))
+    except tomllib.TOMLDecodeError as err:
+        raise ContentError(f"{path}: {err}") from None
     for lang in LANGS:
         if lang not in strings:
-            raise ContentError(f"{content / 'strings.toml'}: no [{lang}] table")
+            raise ContentError(f"{path}: no [{lang}] table")
+    for key, text in ui_texts(strings):
+        check_fields(path, key, text)
     return strings
+
+
+def ui_texts(table: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """Every text of the UI words with its dotted key: zh.alt.scatter, ..."""
+    found = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            found += ui_texts(value, f"{prefix}{key}.")
+        elif isinstance(value, str):
+            found.append((f"{prefix}{key}", value))
+    return found
+
+
+def check_fields(path: Path, key: str, text: str) -> None:
+    """A UI word is filled in with str.format: its fields may only be plain names, {count}.
+
+    A field like {count.__class__} would read Python's internals, and {count:>999999999} would
+    build a string of a gigabyte.
+    """
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
+    except ValueError as err:
+        raise ContentError(f"{path}: {key}: {err}") from None
+    for name, spec, conversion in fields:
+        if not name.isidentifier() or spec or conversion:
+            whole = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ContentError(f"{path}: {key}: expected fields like {{count}}, got {whole}")
 
 
 def load_glossary(content: Path) -> list[list[str]]:
     """The zh-en glossary: [Chinese, English, LaTeX symbol] per term."""
     path = content / "glossary.toml"
     try:
-        terms = tomllib.loads(path.read_text(encoding="utf-8"))["terms"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as err:
+        terms = tomllib.loads(read_content(content, path))["terms"]
+    except (KeyError, tomllib.TOMLDecodeError) as err:
         raise ContentError(f"{path}: {err}") from None
     if not all(isinstance(t, list) and len(t) == 3 for t in terms):
         raise ContentError(f"{path}: each term is [Chinese, English, symbol]")
@@ -145,13 +229,32 @@ def tex_number(text: str) -> str:
 
 def source_code(qualified: str) -> tuple[str, str]:
     """The source of an engine function, read from its file at build time: (file, highlighted HTML)."""
-    module_name, _, name = qualified.rpartition(".")
-    module = importlib.import_module(module_name)
-    code = inspect.getsource(getattr(module, name))
+    function = engine_function(qualified)
+    module = inspect.getmodule(function)
+    code = inspect.getsource(function)
     html = highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight", wrapcode=True))
     # One line of HTML, so the Markdown around it cannot end the block at a blank line.
     html = html.strip().replace("\n", "&#10;").replace("<pre>", '<pre tabindex="0">', 1)
     return f"engine/{Path(module.__file__).name}", html
+
+
+def engine_function(qualified) -> object:
+    """The function `engine.<module>.<name>` of the project's engine, and nothing else.
+
+    Only a module that is a file in engine/ is imported: importing any module by name runs its code.
+    """
+    match = ENGINE_FUNCTION.fullmatch(qualified) if isinstance(qualified, str) else None
+    if match is None or not (ENGINE / f"{match.group(1)}.py").is_file():
+        raise jinja2.TemplateRuntimeError(
+            f"code() shows a function of the engine: expected 'engine.<module>.<function>' with a file "
+            f"engine/<module>.py, got {qualified!r}")
+    module_name, name = f"engine.{match.group(1)}", match.group(2)
+    function = getattr(importlib.import_module(module_name), name, None)
+    if not inspect.isfunction(function) or function.__module__ != module_name:
+        raise jinja2.TemplateRuntimeError(
+            f"code() shows a function of the engine: expected a function defined in engine/{match.group(1)}.py, "
+            f"got {qualified!r}")
+    return function
 
 
 def code_stylesheet() -> bytes:
@@ -253,6 +356,306 @@ def starts_alt(run: Run, others: list[tuple[int, Run]], strings: dict, lang: str
         others=", ".join(sig(other.final_loss) for _, other in others))
 
 
+# ---------------------------------------------------------------- the prose's sandbox
+
+MAX_ITEMS = 1_000_000       # characters or items of one value the prose builds with * (a lesson needs a few)
+MAX_DIGITS = 4_300          # digits of a whole number: the most Python will print
+# Methods whose result can be many times larger than the text they are called on.
+GROWING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate",
+                             "format", "format_map", "to_bytes"})
+# Filters and globals of that kind that the prose has no use for.
+GROWING = ("center", "indent", "wordwrap", "urlize", "pprint", "xmlattr", "urlencode", "tojson", "lipsum")
+# The objects whose methods the prose may call; of the lesson's own objects it reads only data.
+METHOD_OWNERS = (str, int, float, list, tuple, dict, set, frozenset, LoopContext, Namespace, Cycler, Joiner,
+                 TemplateModule, TemplateReference)
+
+
+def digits(number: int) -> int:
+    """About how many decimal digits a whole number has (from its bits: quick for any size)."""
+    return abs(number).bit_length() * 3 // 10 + 1
+
+
+def check_binop(operator: str, left, right) -> None:
+    """Refuse `left * right` or `left ** right` if the result would be huge, before Python computes it."""
+    if not (isinstance(left, int) or isinstance(right, int)):
+        return
+    if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        size, limit, unit = digits(left) * right, MAX_DIGITS, "digits"
+    elif operator == "*" and isinstance(left, int) and isinstance(right, int):
+        size, limit, unit = digits(left) + digits(right), MAX_DIGITS, "digits"
+    elif operator == "*":
+        count, sequence = (left, right) if isinstance(left, int) else (right, left)
+        size, limit, unit = len(sequence) * max(count, 0) if hasattr(sequence, "__len__") else 0, MAX_ITEMS, "items"
+    else:
+        return
+    if size > limit:
+        raise SecurityError(f"{operator} would make a value of about {size:,} {unit}; the prose may make at most "
+                            f"{limit:,}")
+
+
+class ProseEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja for the prose: the lesson's values and helpers, and no way to Python's internals or to change a value.
+
+    On top of Jinja's immutable sandbox, the lesson's objects show their data but not their methods, and the
+    quick ways to a huge value (`*`, `**`, padding and joining methods) are refused. The time and memory a
+    hostile template can take by other means (nested loops, text doubled again and again) are not counted:
+    the Pages workflow has a time limit.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        for name in GROWING:
+            self.filters.pop(name, None)
+            self.globals.pop(name, None)
+
+    def is_safe_attribute(self, obj, attr: str, value) -> bool:
+        """Methods only of plain values (text, numbers, lists) and Jinja's helpers, and none that blow text up."""
+        if callable(value) and not isinstance(obj, METHOD_OWNERS):
+            return False
+        if attr in GROWING_METHODS and isinstance(obj, (str, int)):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def call_binop(self, context, operator: str, left, right):
+        """`*` and `**`, refused before they are computed if the result would be huge."""
+        check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+class ContentLoader(jinja2.BaseLoader):
+    """Templates of the prose: files of the content folder only, read by read_content."""
+
+    def __init__(self, content: Path):
+        self.content = content
+
+    def get_source(self, environment, template: str):
+        """The source of a file of the content folder (include, import and extends come here)."""
+        try:
+            path = self.content.joinpath(*split_template_path(template))
+        except jinja2.TemplateNotFound:   # a name with '..'
+            raise jinja2.TemplateNotFound(template, f"expected the name of a file inside the content folder, "
+                                                    f"got {template!r}") from None
+        if not path.exists() and not path.is_symlink():
+            raise jinja2.TemplateNotFound(template, f"{path}: no such file")
+        try:
+            source = read_content(self.content, path)
+        except ContentError as err:
+            raise jinja2.TemplateError(str(err)) from None   # not TemplateNotFound: `ignore missing` must not hide it
+        return source, str(path), lambda: True   # a renderer lives for one build
+
+
+def plain_values(value):
+    """Values the prose hands to a partial, with its Markup made plain text again (the partial escapes it)."""
+    if isinstance(value, Markup):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_values(item) for item in value)
+    if isinstance(value, dict):
+        return {key: plain_values(item) for key, item in value.items()}
+    return value
+
+
+# ---------------------------------------------------------------- raw HTML in the prose
+
+# Tags and attributes the prose may write by hand: tables (Markdown's cannot span columns or hold
+# a caption), inline emphasis and code, a foldable details block, links. Nothing that loads,
+# runs, redirects, styles freely or submits (script, style, meta, link, iframe, img, form, svg...).
+ALLOWED_TAGS = frozenset({"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "div", "span", "p",
+                          "br", "code", "kbd", "em", "strong", "sub", "sup", "abbr", "details", "summary", "a"})
+ALLOWED_ATTRIBUTES = {"*": {"class", "id", "lang", "title"}, "th": {"colspan", "rowspan", "scope", "style"},
+                      "td": {"colspan", "rowspan", "style"}, "a": {"href"}, "details": {"open"}}
+# What each attribute may hold, and how to say it. style: only the alignment Markdown's own tables write.
+ATTRIBUTE_VALUES = {
+    "class": (re.compile(r"[A-Za-z0-9_ -]*"), "class names of letters, digits, - and _"),
+    "id": (re.compile(r"[a-z0-9][a-z0-9-]*"), "an anchor of a-z, 0-9 and -"),
+    "lang": (re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]+)*"), "a language code such as zh-Hans"),
+    "title": (re.compile(r"[^\x00-\x08\x0b\x0e-\x1f]*"), "plain text"),
+    "colspan": (re.compile(r"[1-9][0-9]{0,2}"), "a number from 1 to 999"),
+    "rowspan": (re.compile(r"[1-9][0-9]{0,2}"), "a number from 1 to 999"),
+    "scope": (re.compile(r"row|col|rowgroup|colgroup"), "row, col, rowgroup or colgroup"),
+    "style": (re.compile(r"text-align:\s*(left|center|right);?"), "text-align: left, center or right"),
+    "open": (re.compile(r"(open)?"), "nothing or open"),
+}
+SAFE_SCHEMES = ("", "http", "https", "mailto")
+TAG_LIKE = re.compile(r"<[A-Za-z/!?]")
+
+
+class RawHtml(HTMLParser):
+    """Reads the prose's raw HTML as a browser would and notes the first thing it may not hold."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=False)   # entities stay as written: &lt;meta&gt; is text
+        self.problem: tuple[str, str] | None = None   # (what was refused, the text to find it by in the source)
+        self.text = ""
+
+    def refuse(self, problem: str, snippet: str) -> None:
+        """Note a problem (only the first counts)."""
+        self.problem = self.problem or (problem, snippet)
+
+    def flush_text(self) -> None:
+        """Text between tags may not hold a tag-like `<` the parser could not read (an unfinished tag)."""
+        if TAG_LIKE.search(self.text):
+            self.refuse(f"expected complete tags, got the unfinished {self.text.strip()[:40]!r}",
+                        self.text.strip()[:40])
+        self.text = ""
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.flush_text()
+        written = self.get_starttag_text()
+        if tag not in ALLOWED_TAGS:
+            self.refuse(f"expected a tag among {', '.join(sorted(ALLOWED_TAGS))}, got <{tag}>", written)
+            return
+        allowed = ALLOWED_ATTRIBUTES["*"] | ALLOWED_ATTRIBUTES.get(tag, set())
+        for name, value in attrs:
+            if name not in allowed:
+                self.refuse(f"expected attributes of <{tag}> among {', '.join(sorted(allowed))}, got {name}", written)
+            elif name == "href":
+                self.check_href(value or "", written)
+            elif not ATTRIBUTE_VALUES[name][0].fullmatch(value or ""):
+                self.refuse(f"expected {name} to be {ATTRIBUTE_VALUES[name][1]}, got {name}={value!r}", written)
+
+    def check_href(self, href: str, written: str) -> None:
+        """A link's address: a page, an anchor, or http(s) and mail; no script and nothing hidden in it."""
+        cleaned = re.sub(r"[\x00-\x20]", "", href)   # browsers drop these from addresses
+        parts = split_url(cleaned.lower())
+        if "\x02" in href or parts is None or parts.scheme not in SAFE_SCHEMES:
+            self.refuse(f"expected href to be a relative, http(s) or mailto address, got href={href!r}", written)
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.flush_text()
+        if tag not in ALLOWED_TAGS:
+            self.refuse(f"expected a tag among {', '.join(sorted(ALLOWED_TAGS))}, got </{tag}>", f"</{tag}")
+
+    def handle_comment(self, data: str) -> None:
+        # A browser ends a comment at <!--> , <!---> and --!> too: what follows would be live HTML.
+        self.flush_text()
+        if data.startswith((">", "->")) or "--!>" in data:
+            self.refuse(f"expected an HTML comment <!-- ... -->, got {'<!--' + data[:40]!r}", f"<!--{data[:20]}")
+
+    def handle_decl(self, decl: str) -> None:
+        self.refuse(f"expected tags and comments, got {'<!' + decl[:40]!r}", f"<!{decl[:20]}")
+
+    def handle_pi(self, data: str) -> None:
+        self.refuse(f"expected tags and comments, got {'<?' + data[:40]!r}", f"<?{data[:20]}")
+
+    def unknown_decl(self, data: str) -> None:
+        self.refuse(f"expected tags and comments, got {'<![' + data[:40]!r}", f"<![{data[:20]}")
+
+    def handle_entityref(self, name: str) -> None:
+        self.flush_text()
+
+    def handle_charref(self, name: str) -> None:
+        self.flush_text()
+
+
+def html_problem(html: str) -> tuple[str, str] | None:
+    """What a piece of the prose's raw HTML may not hold, if anything: (problem, text to find it by)."""
+    parser = RawHtml()
+    parser.feed(html)
+    parser.close()
+    parser.flush_text()
+    return parser.problem
+
+
+def split_url(url: str):
+    """The parts of an address, or None if it cannot be read as one."""
+    try:
+        return urlsplit(url)
+    except ValueError:   # such as a bad [IPv6] host
+        return None
+
+
+def image_problem(src: str, lang: str) -> str | None:
+    """Why a Markdown image may not be shown, if it may not: it must be a file of the site."""
+    parts = split_url(src)
+    # The page is <lang>/index.html; a browser reads %2e%2e as .. too.
+    inside = posixpath.normpath(posixpath.join(lang, unquote(parts.path))) if parts else ".."
+    if parts is None or parts.scheme or parts.netloc or src.startswith(("/", "\\")) or "\\" in src \
+            or inside.startswith(".."):
+        return f"expected an image of the site (a relative path such as ../figures/scatter.png), got {src!r}"
+    return None
+
+
+def source_line(source: str, snippet: str) -> int | None:
+    """The line of the prose's source that holds `snippet`, if it is there as written."""
+    index = source.find(snippet) if snippet else -1
+    return source.count("\n", 0, index) + 1 if index >= 0 else None
+
+
+def walk_tokens(tokens):
+    """Every Markdown token, the inline ones included."""
+    for token in tokens:
+        yield token
+        yield from walk_tokens(token.children or [])
+
+
+def markdown_problem(tokens, lang: str) -> tuple[str, str] | None:
+    """The first thing in the prose's Markdown that the site may not show: (problem, text to find it by)."""
+    for token in walk_tokens(tokens):
+        if token.type in ("html_block", "html_inline"):
+            found = html_problem(token.content)
+            if found:
+                return (f"raw HTML: {found[0]}", found[1])
+        elif token.type == "image":
+            src = token.attrGet("src") or ""
+            found = image_problem(src, lang)
+            if found:
+                return (found, src)
+        elif token.type == "math_block_label" and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", token.info):
+            return (f"expected a formula label of a-z, 0-9 and -, got {token.info!r}", token.info)
+    return None
+
+
+class HeldHtml:
+    """Trusted HTML the prose asked for (partials, formulas, code), kept out of its Markdown and the HTML check."""
+
+    TOKEN = re.compile(r"\x02HTML(\d+)\x03")
+    PARAGRAPH = re.compile(r"<p>\x02HTML(\d+)\x03</p>")
+
+    def __init__(self):
+        self.pieces: list[str] = []
+
+    def hold(self, html: Markup) -> Markup:
+        """A placeholder for `html`, for the prose to place."""
+        self.pieces.append(str(html))
+        return Markup(f"\x02HTML{len(self.pieces) - 1}\x03")
+
+    def piece(self, match: re.Match) -> str:
+        """The HTML behind a placeholder (a forged one stays as it is)."""
+        index = int(match.group(1))
+        return self.pieces[index] if index < len(self.pieces) else match.group(0)
+
+    def put_back(self, html: str) -> str:
+        """The section with its placeholders replaced; one alone in a paragraph takes the paragraph's place."""
+        return self.TOKEN.sub(self.piece, self.PARAGRAPH.sub(self.piece, html))
+
+
+def one_line(message: str) -> str:
+    """A message as the one line build.py prints (a tag or a Jinja message may hold line breaks)."""
+    return " ".join(message.splitlines())
+
+
+def prose_line(err: BaseException, content: Path) -> tuple[str, int] | None:
+    """The prose file and line where a rendering error arose: Jinja's traceback names template lines."""
+    if isinstance(err, jinja2.TemplateSyntaxError) and err.filename and err.lineno:
+        return err.filename, err.lineno
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if Path(name).is_relative_to(content):
+            found = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
 # ---------------------------------------------------------------- rendering
 
 def heading_anchors(state) -> None:
@@ -295,13 +698,14 @@ class CompiledTemplates(jinja2.BytecodeCache):
     user's alone; from any other, every template is compiled afresh.
     """
 
-    def __init__(self, cache: Cache):
+    def __init__(self, cache: Cache, kind: str = "page"):
         self.cache = cache
+        self.kind = kind   # "page" or "prose": compiled by different environments, never taken for each other
         self.trusted = only_yours(cache.folder)
 
     def entry(self, bucket: jinja2.bccache.Bucket) -> str:
-        """The cache key of a template's code: its name, its source, and the Python that compiled it."""
-        return self.cache.key("template", bucket.key, bucket.checksum, importlib.util.MAGIC_NUMBER.hex())
+        """The cache key of a template's code: its kind, name and source, and the Python that compiled it."""
+        return self.cache.key("template", self.kind, bucket.key, bucket.checksum, importlib.util.MAGIC_NUMBER.hex())
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         """Give the bucket the code kept for its template, if there is any (and the folder is trusted)."""
@@ -318,6 +722,7 @@ class PageRenderer:
 
     def __init__(self, templates: Path, content: Path, run: Run, batch: MathBatch,
                  figures: dict[str, dict[str, Figure]], explained: dict, cache: Cache | None = None):
+        self.templates = templates
         self.content = content
         self.run = run
         self.batch = batch
@@ -338,10 +743,24 @@ class PageRenderer:
         self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column,
                                 csp_hash=csp_hash)
         self.env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
-        # Prose marks heading anchors as {#id}, which is Jinja's comment syntax:
-        # the prose gets other comment delimiters so the anchors pass through.
-        self.prose_env = self.env.overlay(comment_start_string="{##", comment_end_string="##}",
-                                          loader=jinja2.FileSystemLoader(content))
+        self.prose_env = ProseEnvironment(
+            loader=ContentLoader(content),
+            autoescape=self.env.autoescape,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            optimized=False,
+            # Prose marks heading anchors as {#id}, which is Jinja's comment syntax:
+            # the prose gets other comment delimiters so the anchors pass through.
+            comment_start_string="{##",
+            comment_end_string="##}",
+            # Apart from the templates' code: compiled prose must come from the sandbox's compiler.
+            bytecode_cache=CompiledTemplates(cache, "prose") if cache else None,
+        )
+        self.prose_env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column,
+                                      csp_hash=csp_hash)
+        self.prose_env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
 
     # -- pieces the prose can call
 
@@ -352,8 +771,11 @@ class PageRenderer:
     def formula(self, formula_id: str, which: str, page: str) -> Markup:
         """A displayed formula of the engine's set, by id: its symbolic or numeric form."""
         formulas = self.values["formulas"]
-        if formula_id not in formulas:
-            raise ContentError(f"{page}: no formula {formula_id!r} (known: {', '.join(formulas)})")
+        if not isinstance(formula_id, str) or formula_id not in formulas:
+            raise jinja2.TemplateRuntimeError(f"formula(): expected a formula id among {', '.join(formulas)}, "
+                                              f"got {formula_id!r}")
+        if which not in ("symbolic", "numeric"):
+            raise jinja2.TemplateRuntimeError(f"formula(): expected 'symbolic' or 'numeric', got {which!r}")
         tex = getattr(formulas[formula_id], which)
         return Markup(f'<div class="math-display" id="eq-{formula_id}-{which}" data-formula="{formula_id}">'
                       f'{self.batch.add(tex, True, page)}</div>')
@@ -362,6 +784,13 @@ class PageRenderer:
         """Render a template from templates/partials with the page's context."""
         template = self.env.get_template(f"partials/{name}.html")
         return Markup(template.render(**self.page_context(lang, page), **values).strip())
+
+    def prose_partial(self, name: str, lang: str, page: str, **values) -> Markup:
+        """A partial the prose asks for: one of templates/partials, with the prose's values as plain text."""
+        known = sorted(path.stem for path in (self.templates / "partials").glob("*.html"))
+        if name not in known:
+            raise jinja2.TemplateRuntimeError(f"partial(): expected a partial among {', '.join(known)}, got {name!r}")
+        return self.partial(name, lang, page, **plain_values(values))
 
     def page_context(self, lang: str, page: str, root: str = "../") -> dict:
         """Everything a template on this page may use; `root` leads from the page to the site root."""
@@ -377,9 +806,18 @@ class PageRenderer:
             "code": lambda qualified: self.code(qualified, lang),
         }
 
+    def prose_context(self, lang: str, page: str, held: HeldHtml) -> dict:
+        """What the prose may use: the page's context, with the HTML of partials, formulas and code held back."""
+        return {
+            **self.page_context(lang, page),
+            "partial": lambda name, **values: held.hold(self.prose_partial(name, lang, page, **values)),
+            "formula": lambda formula_id, which="numeric": held.hold(self.formula(formula_id, which, page)),
+            "code": lambda qualified: held.hold(self.code(qualified, lang)),
+        }
+
     def code(self, qualified: str, lang: str) -> Markup:
         """An engine function's source, highlighted, with the file it comes from."""
-        if qualified not in self.sources:   # both languages show the same functions
+        if not isinstance(qualified, str) or qualified not in self.sources:   # both languages show the same ones
             self.sources[qualified] = source_code(qualified)
         file, html = self.sources[qualified]
         name = qualified.rpartition(".")[2]
@@ -418,23 +856,34 @@ class PageRenderer:
     def section(self, lang: str, number: int, section_id: str, path: Path) -> Section:
         """Render one section file: Jinja first (numbers), then Markdown (text and math)."""
         page = f"{lang}/index.html ({path.name})"
-        if not path.read_text(encoding="utf-8").startswith("# "):
+        source = read_content(self.content, path)
+        if not source.startswith("# "):
             raise ContentError(f"{path}: the first line must be '# Title'")
+        held = HeldHtml()
         try:
             template = self.prose_env.get_template(path.relative_to(self.content).as_posix())
-            first, _, filled = template.render(**self.page_context(lang, page)).partition("\n")
+            first, _, filled = template.render(**self.prose_context(lang, page, held)).partition("\n")
         except jinja2.TemplateError as err:
-            line = getattr(err, "lineno", None)
-            where = f"{path}:{line}" if line else str(path)
-            raise ContentError(f"{where}: {err.message if hasattr(err, 'message') else err}") from None
-        except (ArithmeticError, LookupError, TypeError, ValueError) as err:
-            raise ContentError(f"{path}: {type(err).__name__}: {err}") from None
-        html = self.markdown(page).render(filled)
+            raise ContentError(one_line(f"{self.where(err, path)}: {err.message or type(err).__name__}")) from None
+        except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as err:
+            raise ContentError(one_line(f"{self.where(err, path)}: {type(err).__name__}: {err}")) from None
+        md = self.markdown(page)
+        tokens = md.parse(filled)
+        problem = markdown_problem(tokens, lang)
+        if problem:
+            line = source_line(source, problem[1])
+            raise ContentError(one_line(f"{path}:{line}: {problem[0]}" if line else f"{path}: {problem[0]}"))
+        html = held.put_back(md.renderer.render(tokens, md.options, {}))
         # A word joiner keeps the punctuation with the formula without stopping
         # KaTeX from breaking a long formula inside.
         html = MATH_THEN_PUNCTUATION.sub("\\1\u2060\\2", html)
         self.batch.send()   # KaTeX renders this section's formulas while the next one is written
         return Section(section_id, number, first[2:].strip(), html)
+
+    def where(self, err: BaseException, path: Path) -> str:
+        """Where in the prose an error arose: file:line, or the section's file."""
+        found = prose_line(err, self.content)
+        return f"{found[0]}:{found[1]}" if found else str(path)
 
     def lesson(self, lang: str) -> str:
         """The whole lesson in one language."""

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 from engine import cache as cache_module
-from engine import config, mathtex, pages, pipeline, train
+from engine import config, mathtex, pages, pipeline
 from engine.pipeline import Paths, build
-from sitetools import ROOT, run_cli, tree_hashes
+from sitetools import run_cli, tree_hashes
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -748,8 +748,9 @@ def mark_every_string(text: str) -> str:
 @pytest.fixture(scope="module")
 def injected_site(tmp_path_factory, elsewhere):
     """A site built from a copy of the sources where every UI string carries markup (the titles a
-    script and an attribute breakout), and one lesson section carries references to another
-    server (as a compromised content file or dependency might)."""
+    script and an attribute breakout), and whose English page carries references to another
+    server. The build refuses such HTML in the prose (tests/test_prose_safety.py), so they are
+    added to the built page, as a compromised dependency might: the policy must still stop them."""
     tmp = tmp_path_factory.mktemp("inject")
     sources = frozen_sources(tmp)
     strings = sources["content"] / "strings.toml"
@@ -759,12 +760,14 @@ def injected_site(tmp_path_factory, elsewhere):
     text, count = re.subn(r'(?m)^lesson_title = ".*"$', "lesson_title = " + json.dumps(ATTRIBUTE_TITLE), text)
     assert count == 2
     strings.write_text(text, encoding="utf-8")
-    section = sorted((sources["content"] / "en").glob("*.md"))[1]
-    section.write_text(section.read_text(encoding="utf-8") +
-                       f'\n<img src="{elsewhere}/pixel.png" alt="">\n\n<script src="{elsewhere}/evil.js"></script>\n\n'
-                       f'<link rel="stylesheet" href="{elsewhere}/evil.css">\n', encoding="utf-8")
     out = tmp / "site"
     build(Paths(out=out, **sources))
+    page = out / "en" / "index.html"
+    html = page.read_text(encoding="utf-8")
+    assert html.count("</main>") == 1
+    page.write_text(html.replace("</main>", f'<img src="{elsewhere}/pixel.png" alt="">\n<script src="{elsewhere}/evil.js">'
+                                 f'</script>\n<link rel="stylesheet" href="{elsewhere}/evil.css">\n</main>'),
+                    encoding="utf-8")
     return out
 
 
