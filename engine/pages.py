@@ -418,6 +418,11 @@ class ProseEnvironment(ImmutableSandboxedEnvironment):
             return False
         return super().is_safe_attribute(obj, attr, value)
 
+    def wrap_str_format(self, value):
+        """No str.format for the prose (a width can make a huge text): Jinja would hand it out before asking
+        is_safe_attribute; the format filter does the same job."""
+        return None
+
     def call_binop(self, context, operator: str, left, right):
         """`*` and `**`, refused before they are computed if the result would be huge."""
         check_binop(operator, left, right)

@@ -143,10 +143,10 @@ ATTACKS = {**{name: add_line(name) for name in ADDED_LINES}, **{
 
 def previous_site(folder: Path) -> Path:
     """An output folder from an earlier build (marked as build.py marks it), which a failing build must keep."""
-    from engine.output import MARKER, MARKER_TEXT
+    from engine.output import MARKER, marker
     out = folder / "site"
     out.mkdir()
-    (out / MARKER).write_bytes(MARKER_TEXT)
+    (out / MARKER).write_bytes(marker(["index.html"]))
     (out / "index.html").write_text("<!doctype html><title>the previous site</title>\n", encoding="utf-8")
     return out
 
