@@ -45,6 +45,7 @@ KNOWN_KEYS = {
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
 MAX_FRAMES = 1000       # about 10 ms and 16 KB each: the build stays near 10 s and the site near 20 MB
 MAX_ABS_X = 1e15        # the figures need x +- 1 to differ from x (true below 2**53, about 9e15)
+MAX_NESTING = 20        # data.points nests 2 deep; the parser takes about 3 of Python's 1,000 frames a level
 MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
 MAX_NODES = 9   # parameter names like w12_1 use one digit per node index
 PARAM_NAME = re.compile(r"^(w[1-9][1-9]|b[1-9])_[1-9]$")
@@ -122,6 +123,7 @@ def read_file(path: Path) -> dict[str, Any]:
         raise SettingsError("--config", "a readable settings file", f"{path}: {err.strerror}") from None
     except UnicodeDecodeError:
         raise SettingsError("--config", "a UTF-8 text file", f"{path}: undecodable bytes") from None
+    check_nesting("--config", text, f"{path}: ")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -137,11 +139,38 @@ def parse_override(item: str) -> tuple[str, Any]:
     section, dot, name = key.partition(".")
     if not dot or not section or not name or "." in name:
         raise SettingsError("--set", "a key of the form SECTION.KEY", repr(key))
+    check_nesting(key, text)
     try:
         value = tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         value = text.strip()
     return key, value
+
+
+# The parts of TOML text in which a bracket nests nothing: strings (four kinds) and comments. A
+# string without its closing quotes runs to the end of its line or of the text (the parser then
+# says what is wrong), so that no quote is scanned from twice.
+TOML_BRACKET = re.compile(r'''
+    "{3}(?:[^"\\]|\\[\s\S]|"{1,2}(?!"))*(?:"{3,5})?   # multi-line basic string
+  | '{3}(?:[^']|'{1,2}(?!'))*(?:'{3,5})?             # multi-line literal string
+  | "(?:[^"\\\n]|\\.)*"?                             # basic string
+  | '[^'\n]*'?                                       # literal string
+  | \#[^\n]*                                         # comment
+  | [\[\]{}]                                         # a bracket that nests
+  ''', re.VERBOSE)
+
+
+def check_nesting(key: str, text: str, where: str = "") -> None:
+    """Refuse TOML text whose arrays and inline tables nest more than MAX_NESTING deep, before it is parsed."""
+    depth = deepest = 0
+    for token in TOML_BRACKET.finditer(text):
+        if token.group() in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.group() in ("]", "}"):
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise SettingsError(key, f"arrays and tables nested at most {MAX_NESTING} deep", f"{where}{deepest} deep")
 
 
 def validate(raw: dict[str, Any]) -> Settings:

@@ -4,6 +4,8 @@ expected and what arrived; through build.py it is exit status 1 and the existing
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import plain_network as plain
 from conftest import LESSON_TOML
 from engine import config
 from engine.config import SettingsError
-from sitetools import dot_folders_beside, run_cli, tree_hashes
+from sitetools import ROOT, dot_folders_beside, run_cli, tree_hashes
 
 BAD_TOML = "<bad toml>"  # stands for a file with a syntax error on line 3, written by a fixture
 
@@ -195,3 +197,107 @@ def test_random_init_seed_on_the_default_settings():
     assert a == b
     assert a != c, "init.seed=3 and init.seed=4 give the same start: random=true was ignored"
     assert a != plain.DESIGN_INIT
+
+
+# ------------------------------------------------------------------ hostile input, through build.py
+# Input that the original reading let through: a traceback, a build that never ends or eats the
+# memory, or a value silently dropped. Only through build.py, each in a process of its own with a
+# timeout: in this process a pipe would block the test run itself.
+
+
+# (id, arguments ("<name>" stands for a file the fixture below makes), key named, text shown)
+HOSTILE = [
+    ("file-nested-5000", ["--config", "<nested>"], "--config", "5000 deep"),
+    ("set-nested-5000", ["--set", "data.points=" + "[" * 5000], "data.points", "5000 deep"),
+    ("set-nested-5000-closed", ["--set", "data.points=" + "[" * 5000 + "]" * 5000], "data.points", "5000 deep"),
+    ("set-inline-tables-3000", ["--set", "data.points=" + "{a=" * 3000], "data.points", "3000 deep"),
+    # these were already refused in one line; kept so that they stay so
+    ("set-empty-key", ["--set", "=1"], "--set", "''"),
+    ("set-empty-section", ["--set", ".x=1"], "--set", "'.x'"),
+    ("set-section-only", ["--set", "data=1"], "--set", "'data'"),
+    ("set-key-too-deep", ["--set", "data.points.x=1"], "--set", "'data.points.x'"),
+    ("set-minus-nan", ["--set", "init.w11_1=-nan"], "init.w11_1", "nan"),
+    ("set-epochs-inf", ["--set", "train.epochs=inf"], "train.epochs", "inf"),
+    ("set-rate-minus-zero", ["--set", "train.learning_rate=-0.0"], "train.learning_rate", "-0.0"),
+    ("set-seed-bool", ["--set", "init.seed=true"], "init.seed", "True"),
+    ("file-array-of-tables", ["--config", "<array of tables>"], "data", "[{"),
+    ("file-duplicate-key", ["--config", "<duplicate key>"], "--config", "Cannot overwrite a value"),
+]
+HOSTILE_IDS = [case[0] for case in HOSTILE]
+QUICK = 30  # seconds: a refusal is immediate; the original code read /dev/zero until the memory ran out
+# build.py with at most 4 GiB of memory (a build needs well under 1): should reading without end come
+# back, the run fails at once instead of filling the machine that others share.
+CAPPED = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30)); "
+          "os.execv(sys.executable, [sys.executable, 'build.py', *sys.argv[1:]])")
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory) -> dict[str, str]:
+    """The files that HOSTILE names, made in a folder of their own."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    lesson = LESSON_TOML.read_bytes()
+    texts = {
+        "nested": b"[data]\npoints = " + b"[" * 5000 + b"\n",
+        "array of tables": lesson.replace(b"[data]", b"[[data]]"),
+        "duplicate key": lesson.replace(b"epochs = 5000", b"epochs = 5000\nepochs = 10"),
+    }
+    for name, data in texts.items():
+        (tmp / f"{name}.toml").write_bytes(data)
+    return {f"<{name}>": str(tmp / f"{name}.toml") for name in texts}
+
+
+@pytest.fixture(scope="module")
+def hostile_failures(default_site, default_site_hashes, hostile_files):
+    """Run every HOSTILE case through `python build.py --out <existing default site>`, two at a time."""
+    def run(args):
+        command = [sys.executable, "-c", CAPPED, "--out", str(default_site), "-q",
+                   *(hostile_files.get(a, a) for a in args)]
+        try:
+            return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=QUICK)
+        except subprocess.TimeoutExpired as err:
+            return err
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {case[0]: pool.submit(run, case[1]) for case in HOSTILE}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("case_id,args,key,shows", HOSTILE, ids=HOSTILE_IDS)
+def test_cli_hostile_input_is_one_line_and_exit_1(case_id, args, key, shows, hostile_failures):
+    result = hostile_failures[case_id]
+    assert not isinstance(result, subprocess.TimeoutExpired), f"build.py still running after {QUICK} s"
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    line = lines[0]
+    assert line.startswith(f"build.py: error: {key}"), line
+    assert ": expected " in line and ", got " in line, line
+    assert shows in line, line
+    assert len(line) < 400 and line.isprintable(), line  # short, and no control character reaches the terminal
+
+
+def test_cli_hostile_input_leaves_the_site_untouched(hostile_failures, default_site, default_site_hashes):
+    assert len(hostile_failures) == len(HOSTILE)
+    assert tree_hashes(default_site) == default_site_hashes
+    assert dot_folders_beside(default_site) == []
+
+
+# ------------------------------------------------------------------ limits, in process
+
+def test_nesting_is_counted_up_to_the_limit():
+    """20 levels are read (and refused as points), 21 are not parsed at all."""
+    with pytest.raises(SettingsError, match=r"^data\.points: expected at least 2 points"):
+        config.load(LESSON_TOML, ["data.points=" + "[" * 20 + "]" * 20])
+    with pytest.raises(SettingsError, match=r"^data\.points: expected arrays and tables nested at most 20 deep, "
+                                            r"got 21 deep$"):
+        config.load(LESSON_TOML, ["data.points=" + "[" * 21 + "]" * 21])
+
+
+def test_brackets_in_comments_and_strings_do_not_count_as_nesting(tmp_path):
+    path = tmp_path / "lesson.toml"
+    path.write_text(LESSON_TOML.read_text(encoding="utf-8") + "# " + "[" * 50 + "\n", encoding="utf-8")
+    assert config.load(path) == config.load(LESSON_TOML)
+    for text in ['"' + "[" * 50 + '"', "'" + "{" * 50 + "'", '"""\n' + "[" * 50 + '\n"""', "'''" + "[" * 50 + "'''"]:
+        with pytest.raises(SettingsError, match=r"^init\.w11_1: expected a number, got"):
+            config.load(LESSON_TOML, ["init.w11_1=" + text])
