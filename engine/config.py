@@ -6,12 +6,20 @@ The settings live in `content/lesson.toml` (sections `data`, `network`, `init`,
 here, once, into frozen objects that the rest of the build trusts. A bad value
 raises `SettingsError`, whose message is one line: the key, what was expected,
 and what arrived.
+
+What arrives is bounded before it is parsed: the file must be a regular file
+of at most 1 MiB (a pipe or a device could block or never end), and arrays
+may nest at most 20 deep (the TOML parser recurses once per level, and
+Python's stack runs out long before a settings file needs it to).
 """
 
 from __future__ import annotations
 
+import codecs
 import math
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +53,7 @@ KNOWN_KEYS = {
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
 MAX_FRAMES = 1000       # about 10 ms and 16 KB each: the build stays near 10 s and the site near 20 MB
 MAX_ABS_X = 1e15        # the figures need x +- 1 to differ from x (true below 2**53, about 9e15)
+MAX_FILE_BYTES = 2**20  # 1,000 points take about 20 KB: anything near 1 MiB is not a settings file
 MAX_NESTING = 20        # data.points nests 2 deep; the parser takes about 3 of Python's 1,000 frames a level
 MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
 MAX_NODES = 9   # parameter names like w12_1 use one digit per node index
@@ -117,17 +126,48 @@ def load(path: Path, overrides: list[str] = ()) -> Settings:
 
 def read_file(path: Path) -> dict[str, Any]:
     """Parse the TOML settings file, naming the file and line on failure."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise SettingsError("--config", "a readable settings file", f"{path}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise SettingsError("--config", "a UTF-8 text file", f"{path}: undecodable bytes") from None
-    check_nesting("--config", text, f"{path}: ")
+    where = str(path)
+    text = read_text(Path(path), where)
+    check_nesting("--config", text, f"{where}: ")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise SettingsError("--config", "valid TOML", f"{path}: {err}") from None
+        raise SettingsError("--config", "valid TOML", f"{where}: {err}") from None
+
+
+def read_text(path: Path, where: str) -> str:
+    """The text of a regular UTF-8 file of at most MAX_FILE_BYTES; nothing that could block or never end."""
+    try:
+        refuse_unless_regular(os.stat(path).st_mode, where)  # before opening it: opening a pipe waits for a writer
+        # O_NONBLOCK: should a pipe take the file's place meanwhile, opening that does not wait either.
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
+            opened = os.fstat(file.fileno())
+            refuse_unless_regular(opened.st_mode, where)
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise SettingsError("--config", "a readable settings file", f"{where}: {err.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SettingsError("--config", f"a settings file of at most {MAX_FILE_BYTES // 2**20} MiB",
+                            f"{where}, {max(opened.st_size, len(data)):,} bytes")
+    if data.startswith(codecs.BOM_UTF8):
+        raise SettingsError("--config", "UTF-8 text without a byte order mark", f"{where}, which starts with one")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise SettingsError("--config", "a UTF-8 text file",
+                            f"{where}: byte 0x{data[err.start]:02x} on line {line} is not UTF-8") from None
+
+
+FILE_KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+
+
+def refuse_unless_regular(mode: int, where: str) -> None:
+    """Refuse a folder, pipe, device or socket as the settings file, naming what it is."""
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
+        raise SettingsError("--config", "a regular file", f"{where}, {kind}")
 
 
 def parse_override(item: str) -> tuple[str, Any]:

@@ -207,6 +207,14 @@ def test_random_init_seed_on_the_default_settings():
 
 # (id, arguments ("<name>" stands for a file the fixture below makes), key named, text shown)
 HOSTILE = [
+    ("dev-zero", ["--config", "/dev/zero"], "--config", "a character device"),
+    ("named-pipe", ["--config", "<fifo>"], "--config", "a named pipe"),
+    ("folder", ["--config", "<folder>"], "--config", "a folder"),
+    ("link-to-dev-zero", ["--config", "<link to dev-zero>"], "--config", "a character device"),
+    ("link-to-pipe", ["--config", "<link to fifo>"], "--config", "a named pipe"),
+    ("file-over-1-mib", ["--config", "<huge>"], "--config", "at most 1 MiB"),
+    ("byte-order-mark", ["--config", "<bom>"], "--config", "byte order mark"),
+    ("latin-1-file", ["--config", "<latin-1>"], "--config", "byte 0xe9 on line 2"),
     ("file-nested-5000", ["--config", "<nested>"], "--config", "5000 deep"),
     ("set-nested-5000", ["--set", "data.points=" + "[" * 5000], "data.points", "5000 deep"),
     ("set-nested-5000-closed", ["--set", "data.points=" + "[" * 5000 + "]" * 5000], "data.points", "5000 deep"),
@@ -237,13 +245,21 @@ def hostile_files(tmp_path_factory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("hostile")
     lesson = LESSON_TOML.read_bytes()
     texts = {
+        "huge": lesson + b"# " + b"x" * 2**20 + b"\n",  # valid TOML, just longer than 1 MiB
+        "bom": b"\xef\xbb\xbf" + lesson,
+        "latin-1": b"# The experiment\n# caf\xe9\n" + lesson,
         "nested": b"[data]\npoints = " + b"[" * 5000 + b"\n",
         "array of tables": lesson.replace(b"[data]", b"[[data]]"),
         "duplicate key": lesson.replace(b"epochs = 5000", b"epochs = 5000\nepochs = 10"),
     }
     for name, data in texts.items():
         (tmp / f"{name}.toml").write_bytes(data)
-    return {f"<{name}>": str(tmp / f"{name}.toml") for name in texts}
+    os.mkfifo(tmp / "fifo.toml")
+    (tmp / "folder.toml").mkdir()
+    (tmp / "link to dev-zero.toml").symlink_to("/dev/zero")
+    (tmp / "link to fifo.toml").symlink_to(tmp / "fifo.toml")
+    names = [*texts, "fifo", "folder", "link to dev-zero", "link to fifo"]
+    return {f"<{name}>": str(tmp / f"{name}.toml") for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +317,17 @@ def test_brackets_in_comments_and_strings_do_not_count_as_nesting(tmp_path):
     for text in ['"' + "[" * 50 + '"', "'" + "{" * 50 + "'", '"""\n' + "[" * 50 + '\n"""', "'''" + "[" * 50 + "'''"]:
         with pytest.raises(SettingsError, match=r"^init\.w11_1: expected a number, got"):
             config.load(LESSON_TOML, ["init.w11_1=" + text])
+
+
+@pytest.mark.parametrize("size,accepted", [(2**20, True), (2**20 + 1, False)])
+def test_settings_file_size_limit(tmp_path, size, accepted):
+    lesson = LESSON_TOML.read_bytes()
+    path = tmp_path / "lesson.toml"
+    path.write_bytes(lesson + b"#" + b"x" * (size - len(lesson) - 2) + b"\n")
+    assert path.stat().st_size == size
+    if accepted:
+        assert config.load(path) == config.load(LESSON_TOML)
+    else:
+        with pytest.raises(SettingsError, match=r"^--config: expected a settings file of at most 1 MiB, got .*, "
+                                                r"1,048,577 bytes$"):
+            config.load(path)
