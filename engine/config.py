@@ -20,6 +20,7 @@ import math
 import os
 import re
 import stat
+import sys
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -133,6 +134,9 @@ def read_file(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SettingsError("--config", "valid TOML", f"{where}: {err}") from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise SettingsError("--config", f"whole numbers of at most {sys.get_int_max_str_digits()} digits",
+                            f"{where}: a longer one") from None
 
 
 def read_text(path: Path, where: str) -> str:
@@ -171,7 +175,7 @@ def refuse_unless_regular(mode: int, where: str) -> None:
 
 
 def parse_override(item: str) -> tuple[str, Any]:
-    """Split `SECTION.KEY=VALUE` and read VALUE as TOML (a bare word stays a string)."""
+    """Split `SECTION.KEY=VALUE` and read VALUE as one TOML value (anything else stays text)."""
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep:
@@ -181,10 +185,15 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise SettingsError("--set", "a key of the form SECTION.KEY", repr(key))
     check_nesting(key, text)
     try:
-        value = tomllib.loads(f"value = {text}")["value"]
+        table = tomllib.loads(f"value = {text}")
     except tomllib.TOMLDecodeError:
-        value = text.strip()
-    return key, value
+        table = {}
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise SettingsError(key, f"a number of at most {sys.get_int_max_str_digits()} digits",
+                            describe(text.strip())) from None
+    # `5000\nfoo=1` is TOML too, with a second key: only exactly one value counts. No setting is
+    # text, so the text that is not one value is then named by the check of the key it was for.
+    return key, table["value"] if list(table) == ["value"] else text.strip()
 
 
 # The parts of TOML text in which a bracket nests nothing: strings (four kinds) and comments. A

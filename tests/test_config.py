@@ -216,9 +216,13 @@ HOSTILE = [
     ("byte-order-mark", ["--config", "<bom>"], "--config", "byte order mark"),
     ("latin-1-file", ["--config", "<latin-1>"], "--config", "byte 0xe9 on line 2"),
     ("file-nested-5000", ["--config", "<nested>"], "--config", "5000 deep"),
+    ("file-int-5000-digits", ["--config", "<int 5000 digits>"], "--config", "4300 digits"),
     ("set-nested-5000", ["--set", "data.points=" + "[" * 5000], "data.points", "5000 deep"),
     ("set-nested-5000-closed", ["--set", "data.points=" + "[" * 5000 + "]" * 5000], "data.points", "5000 deep"),
     ("set-inline-tables-3000", ["--set", "data.points=" + "{a=" * 3000], "data.points", "3000 deep"),
+    ("set-two-lines", ["--set", "train.epochs=5000\nfoo=1"], "train.epochs", "foo=1"),
+    ("set-two-lines-table", ["--set", "train.epochs=5000\n[foo]"], "train.epochs", "[foo]"),
+    ("set-int-5000-digits", ["--set", "init.w11_1=" + "9" * 5000], "init.w11_1", "4300 digits"),
     # these were already refused in one line; kept so that they stay so
     ("set-empty-key", ["--set", "=1"], "--set", "''"),
     ("set-empty-section", ["--set", ".x=1"], "--set", "'.x'"),
@@ -249,6 +253,7 @@ def hostile_files(tmp_path_factory) -> dict[str, str]:
         "bom": b"\xef\xbb\xbf" + lesson,
         "latin-1": b"# The experiment\n# caf\xe9\n" + lesson,
         "nested": b"[data]\npoints = " + b"[" * 5000 + b"\n",
+        "int 5000 digits": lesson.replace(b"w11_1 = 0.1", b"w11_1 = " + b"9" * 5000),
         "array of tables": lesson.replace(b"[data]", b"[[data]]"),
         "duplicate key": lesson.replace(b"epochs = 5000", b"epochs = 5000\nepochs = 10"),
     }
@@ -317,6 +322,15 @@ def test_brackets_in_comments_and_strings_do_not_count_as_nesting(tmp_path):
     for text in ['"' + "[" * 50 + '"', "'" + "{" * 50 + "'", '"""\n' + "[" * 50 + '\n"""', "'''" + "[" * 50 + "'''"]:
         with pytest.raises(SettingsError, match=r"^init\.w11_1: expected a number, got"):
             config.load(LESSON_TOML, ["init.w11_1=" + text])
+
+
+def test_one_toml_value_after_the_equals_sign():
+    """A value may span lines and carry a comment, as long as it is one value."""
+    s = config.load(LESSON_TOML, ["data.points=[\n  [1, 0],\n  [2, 1],\n]  # two", "train.epochs=300 # short"])
+    assert s.points == ((1.0, 0.0), (2.0, 1.0)) and s.epochs == 300
+    for item in ["train.epochs=300\nfoo=1", "train.epochs=300\r\nfoo=1", "train.epochs=300\n[train]"]:
+        with pytest.raises(SettingsError, match=r"^train\.epochs: expected a whole number >= 1, got '300"):
+            config.load(LESSON_TOML, [item])
 
 
 @pytest.mark.parametrize("size,accepted", [(2**20, True), (2**20 + 1, False)])
