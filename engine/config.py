@@ -16,7 +16,6 @@ Python's stack runs out long before a settings file needs it to).
 from __future__ import annotations
 
 import codecs
-import math
 import os
 import re
 import stat
@@ -179,10 +178,10 @@ def parse_override(item: str) -> tuple[str, Any]:
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep:
-        raise SettingsError("--set", "SECTION.KEY=VALUE", repr(item))
+        raise SettingsError("--set", "SECTION.KEY=VALUE", describe(item))
     section, dot, name = key.partition(".")
     if not dot or not section or not name or "." in name:
-        raise SettingsError("--set", "a key of the form SECTION.KEY", repr(key))
+        raise SettingsError("--set", "a key of the form SECTION.KEY", describe(key))
     check_nesting(key, text)
     try:
         table = tomllib.loads(f"value = {text}")
@@ -240,10 +239,10 @@ def validate(raw: dict[str, Any]) -> Settings:
     layers = validate_layers(network.get("layers"))
     epochs = whole_number("train.epochs", train.get("epochs"), minimum=1)
     if epochs > MAX_EPOCHS:
-        raise SettingsError("train.epochs", f"at most {MAX_EPOCHS:,}", str(epochs))
+        raise SettingsError("train.epochs", f"at most {MAX_EPOCHS:,}", describe(epochs))
     display_every = whole_number("train.display_every", train.get("display_every"), minimum=1)
     if display_every > epochs:
-        raise SettingsError("train.display_every", f"at most train.epochs ({epochs})", str(display_every))
+        raise SettingsError("train.display_every", f"at most train.epochs ({epochs})", describe(display_every))
     if frame_count(epochs, display_every) > MAX_FRAMES:
         fewest = next(every for every in range(max(1, epochs // MAX_FRAMES), epochs + 1)
                       if frame_count(epochs, every) <= MAX_FRAMES)
@@ -267,12 +266,8 @@ def validate_points(value: Any) -> tuple[tuple[float, float], ...]:
         key = f"data.points[{k}]"
         if not isinstance(point, list) or len(point) != 2:
             raise SettingsError(key, "a pair [x, y]", describe(point))
-        x = number(key + " x", point[0])
-        if abs(x) > MAX_ABS_X:
-            raise SettingsError(key + " x", "a number between -1e15 and 1e15", repr(point[0]))
-        y = number(key + " y", point[1])
-        if not 0 <= y <= 1:
-            raise SettingsError(key + " y", "a label between 0 and 1", repr(point[1]))
+        x = number(key + " x", point[0], -MAX_ABS_X, MAX_ABS_X)
+        y = number(key + " y", point[1], 0, 1, "a label between 0 and 1")
         points.append((x, y))
     return tuple(points)
 
@@ -323,12 +318,14 @@ def frame_count(epochs: int, every: int) -> int:
     return epochs // every + (every > 1) + (epochs % every > 0)  # the multiples, epoch 1, the last
 
 
-def number(key: str, value: Any) -> float:
-    """Check that a value is a finite number and return it as a float."""
+def number(key: str, value: Any, lowest: float = -sys.float_info.max, highest: float = sys.float_info.max,
+           expected: str = "") -> float:
+    """Check that a value is a number from lowest to highest (any float by default) and return it as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingsError(key, "a number", describe(value))
-    if not math.isfinite(value):
-        raise SettingsError(key, "a finite number", repr(value))
+    if not lowest <= value <= highest:  # also nan; an int is compared exactly, however long (float() overflows)
+        low, high = (f"{bound:.2g}".replace("e+", "e") for bound in (lowest, highest))
+        raise SettingsError(key, expected or f"a number between {low} and {high}", describe(value))
     return float(value)
 
 
@@ -337,8 +334,8 @@ def whole_number(key: str, value: Any, minimum: int) -> int:
     expected = f"a whole number >= {minimum}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingsError(key, expected, describe(value))
-    if not math.isfinite(value) or value != int(value) or value < minimum:
-        raise SettingsError(key, expected, repr(value))
+    if (isinstance(value, float) and not value.is_integer()) or value < minimum:  # is_integer(): not nan, inf
+        raise SettingsError(key, expected, describe(value))
     return int(value)
 
 
@@ -346,5 +343,9 @@ def describe(value: Any) -> str:
     """Show a value that arrived where it did not belong, briefly."""
     if value is None:
         return "nothing"
-    text = repr(value)
+    return shortened(repr(value))
+
+
+def shortened(text: str) -> str:
+    """At most 60 characters of a text."""
     return text if len(text) <= 60 else text[:57] + "..."

@@ -204,6 +204,7 @@ def test_random_init_seed_on_the_default_settings():
 # memory, or a value silently dropped. Only through build.py, each in a process of its own with a
 # timeout: in this process a pipe would block the test run itself.
 
+DIGITS_400 = "9" * 400  # an integer beyond the largest float (about 1.8e308)
 
 # (id, arguments ("<name>" stands for a file the fixture below makes), key named, text shown)
 HOSTILE = [
@@ -216,13 +217,25 @@ HOSTILE = [
     ("byte-order-mark", ["--config", "<bom>"], "--config", "byte order mark"),
     ("latin-1-file", ["--config", "<latin-1>"], "--config", "byte 0xe9 on line 2"),
     ("file-nested-5000", ["--config", "<nested>"], "--config", "5000 deep"),
+    ("file-int-400-digits", ["--config", "<int 400 digits>"], "init.w11_1", DIGITS_400[:20]),
     ("file-int-5000-digits", ["--config", "<int 5000 digits>"], "--config", "4300 digits"),
     ("set-nested-5000", ["--set", "data.points=" + "[" * 5000], "data.points", "5000 deep"),
     ("set-nested-5000-closed", ["--set", "data.points=" + "[" * 5000 + "]" * 5000], "data.points", "5000 deep"),
     ("set-inline-tables-3000", ["--set", "data.points=" + "{a=" * 3000], "data.points", "3000 deep"),
     ("set-two-lines", ["--set", "train.epochs=5000\nfoo=1"], "train.epochs", "foo=1"),
     ("set-two-lines-table", ["--set", "train.epochs=5000\n[foo]"], "train.epochs", "[foo]"),
+    ("set-weight-400-digits", ["--set", "init.w11_1=" + DIGITS_400], "init.w11_1", DIGITS_400[:20]),
+    ("set-weight-minus-400-digits", ["--set", "init.w11_1=-" + DIGITS_400], "init.w11_1", DIGITS_400[:20]),
+    ("set-rate-400-digits", ["--set", "train.learning_rate=" + DIGITS_400], "train.learning_rate",
+     DIGITS_400[:20]),
+    ("set-epochs-400-digits", ["--set", "train.epochs=" + DIGITS_400], "train.epochs", "at most 1,000,000"),
+    ("set-every-400-digits", ["--set", "train.display_every=" + DIGITS_400], "train.display_every",
+     "at most train.epochs"),
+    ("set-x-400-digits", ["--set", f"data.points=[[{DIGITS_400},0],[1,1]]"], "data.points[0] x", "-1e15 and 1e15"),
+    ("set-y-400-digits", ["--set", f"data.points=[[0,{DIGITS_400}],[1,1]]"], "data.points[0] y", DIGITS_400[:20]),
+    ("set-layer-400-digits", ["--set", f"network.layers=[1,{DIGITS_400},1]"], "network.layers", "at most 9"),
     ("set-int-5000-digits", ["--set", "init.w11_1=" + "9" * 5000], "init.w11_1", "4300 digits"),
+    ("set-100k-without-equals", ["--set", "x" * 100_000], "--set", "xxx"),
     # these were already refused in one line; kept so that they stay so
     ("set-empty-key", ["--set", "=1"], "--set", "''"),
     ("set-empty-section", ["--set", ".x=1"], "--set", "'.x'"),
@@ -253,6 +266,7 @@ def hostile_files(tmp_path_factory) -> dict[str, str]:
         "bom": b"\xef\xbb\xbf" + lesson,
         "latin-1": b"# The experiment\n# caf\xe9\n" + lesson,
         "nested": b"[data]\npoints = " + b"[" * 5000 + b"\n",
+        "int 400 digits": lesson.replace(b"w11_1 = 0.1", b"w11_1 = " + DIGITS_400.encode()),
         "int 5000 digits": lesson.replace(b"w11_1 = 0.1", b"w11_1 = " + b"9" * 5000),
         "array of tables": lesson.replace(b"[data]", b"[[data]]"),
         "duplicate key": lesson.replace(b"epochs = 5000", b"epochs = 5000\nepochs = 10"),
@@ -333,6 +347,16 @@ def test_one_toml_value_after_the_equals_sign():
             config.load(LESSON_TOML, [item])
 
 
+def test_whole_numbers_of_any_length_are_exact():
+    """Integers are compared as integers: no float conversion that overflows or rounds."""
+    seed = int("9" * 400)
+    s = config.load(LESSON_TOML, [f"init.seed={seed}", "init.random=true"])
+    assert s.init_seed == seed and len(s.init) == 7
+    assert config.load(LESSON_TOML, ["train.epochs=1000000", "train.display_every=1002"]).epochs == 1_000_000
+    with pytest.raises(SettingsError, match=r"^train\.epochs: expected at most 1,000,000, got 1000001$"):
+        config.load(LESSON_TOML, ["train.epochs=1000001"])
+
+
 @pytest.mark.parametrize("size,accepted", [(2**20, True), (2**20 + 1, False)])
 def test_settings_file_size_limit(tmp_path, size, accepted):
     lesson = LESSON_TOML.read_bytes()
@@ -345,3 +369,12 @@ def test_settings_file_size_limit(tmp_path, size, accepted):
         with pytest.raises(SettingsError, match=r"^--config: expected a settings file of at most 1 MiB, got .*, "
                                                 r"1,048,577 bytes$"):
             config.load(path)
+
+
+def test_a_400_digit_seed_builds(tmp_path):
+    """Accepted since it is a whole number >= 0 (as 1e300 always was); before, it was a traceback."""
+    out = tmp_path / "site"
+    result = run_cli("--out", str(out), "--no-cache", "-q", "--set", "init.random=true",
+                     "--set", "init.seed=" + "9" * 400, "--set", "train.epochs=200", "--set", "train.display_every=50")
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-2000:]
+    assert "9" * 400 in (out / "data" / "run.json").read_text(encoding="utf-8")
