@@ -64,7 +64,7 @@ class SettingsError(Exception):
     """A setting that cannot be used; str() is the one line shown to the user."""
 
     def __init__(self, key: str, expected: str, got: str):
-        super().__init__(f"{key}: expected {expected}, got {got}")
+        super().__init__(f"{shown_key(key)}: expected {expected}, got {got}")
         self.key = key
 
 
@@ -126,7 +126,7 @@ def load(path: Path, overrides: list[str] = ()) -> Settings:
 
 def read_file(path: Path) -> dict[str, Any]:
     """Parse the TOML settings file, naming the file and line on failure."""
-    where = str(path)
+    where = shown_path(path)
     text = read_text(Path(path), where)
     check_nesting("--config", text, f"{where}: ")
     try:
@@ -344,6 +344,18 @@ def describe(value: Any) -> str:
     if value is None:
         return "nothing"
     return shortened(repr(value))
+
+
+def shown_key(key: str) -> str:
+    """A key as typed, on one short line; quoted and escaped if it holds anything but plain ASCII,
+    so that a look-alike letter, an invisible character or a line break shows."""
+    return shortened(key if key.isascii() and key.isprintable() else ascii(key))
+
+
+def shown_path(path: Path) -> str:
+    """A file's name as given, on one line (escaped if it holds a line break or other control)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
 
 
 def shortened(text: str) -> str:

@@ -219,6 +219,8 @@ HOSTILE = [
     ("file-nested-5000", ["--config", "<nested>"], "--config", "5000 deep"),
     ("file-int-400-digits", ["--config", "<int 400 digits>"], "init.w11_1", DIGITS_400[:20]),
     ("file-int-5000-digits", ["--config", "<int 5000 digits>"], "--config", "4300 digits"),
+    ("file-key-with-newline", ["--config", "<key with newline>"], "'train.ep\\nochs'", "unknown key"),
+    ("file-section-with-escape", ["--config", "<section with escape>"], "'\\x1b[31mred'", "unknown section"),
     ("set-nested-5000", ["--set", "data.points=" + "[" * 5000], "data.points", "5000 deep"),
     ("set-nested-5000-closed", ["--set", "data.points=" + "[" * 5000 + "]" * 5000], "data.points", "5000 deep"),
     ("set-inline-tables-3000", ["--set", "data.points=" + "{a=" * 3000], "data.points", "3000 deep"),
@@ -235,6 +237,11 @@ HOSTILE = [
     ("set-y-400-digits", ["--set", f"data.points=[[0,{DIGITS_400}],[1,1]]"], "data.points[0] y", DIGITS_400[:20]),
     ("set-layer-400-digits", ["--set", f"network.layers=[1,{DIGITS_400},1]"], "network.layers", "at most 9"),
     ("set-int-5000-digits", ["--set", "init.w11_1=" + "9" * 5000], "init.w11_1", "4300 digits"),
+    ("set-key-with-newline", ["--set", "train.ep\nochs=5"], "'train.ep\\nochs'", "unknown key"),
+    ("set-key-with-escape", ["--set", "trai\x1b[31mn.epochs=5"], "'trai\\x1b[31mn'", "unknown section"),
+    ("set-key-zero-width-space", ["--set", "init.w11_1\u200b=0.3"], "'init.w11_1\\u200b'", "unknown key"),
+    ("set-key-cyrillic-a", ["--set", "tr\u0430in.epochs=5"], "'tr\\u0430in'", "unknown section"),
+    ("set-key-100k-long", ["--set", "train." + "x" * 100_000 + "=1"], "train.xxx", "unknown key"),
     ("set-100k-without-equals", ["--set", "x" * 100_000], "--set", "xxx"),
     # these were already refused in one line; kept so that they stay so
     ("set-empty-key", ["--set", "=1"], "--set", "''"),
@@ -268,6 +275,8 @@ def hostile_files(tmp_path_factory) -> dict[str, str]:
         "nested": b"[data]\npoints = " + b"[" * 5000 + b"\n",
         "int 400 digits": lesson.replace(b"w11_1 = 0.1", b"w11_1 = " + DIGITS_400.encode()),
         "int 5000 digits": lesson.replace(b"w11_1 = 0.1", b"w11_1 = " + b"9" * 5000),
+        "key with newline": lesson + b'"ep\\nochs" = 3\n',  # lesson.toml ends in [train]
+        "section with escape": lesson + b'["\\u001b[31mred"]\nx = 1\n',
         "array of tables": lesson.replace(b"[data]", b"[[data]]"),
         "duplicate key": lesson.replace(b"epochs = 5000", b"epochs = 5000\nepochs = 10"),
     }
@@ -378,3 +387,13 @@ def test_a_400_digit_seed_builds(tmp_path):
                      "--set", "init.seed=" + "9" * 400, "--set", "train.epochs=200", "--set", "train.display_every=50")
     assert result.returncode == 0 and result.stderr == "", result.stderr[-2000:]
     assert "9" * 400 in (out / "data" / "run.json").read_text(encoding="utf-8")
+
+
+def test_a_nul_byte_in_set_is_shown_escaped():
+    """A command line cannot carry a NUL byte (the operating system ends the argument there), but a
+    caller of config.load can; the message shows it escaped."""
+    for item, key in [("init.w11_1=\x00", "init.w11_1"), ("init.w11_1\x00=1", "'init.w11_1\\x00'")]:
+        with pytest.raises(SettingsError) as info:
+            config.load(LESSON_TOML, [item])
+        message = str(info.value)
+        assert message.startswith(key + ": expected ") and "\\x00" in message and message.isprintable(), message
