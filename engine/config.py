@@ -31,7 +31,8 @@ from engine.network import Network
 
 # What each setting means; `build.py --help` prints this table.
 SETTINGS_HELP = {
-    "data.points": "list of [x, y] pairs, at least 2; x between -1e15 and 1e15; y is the label, between 0 and 1",
+    "data.points": "list of [x, y] pairs, 2 to 1000 (each is a row of the lesson's tables); x between -1e15 "
+                   "and 1e15; y is the label, between 0 and 1",
     "network.layers": "nodes per layer, input first: starts and ends with 1, each 1-9 (default [1, 2, 1])",
     "init.<name>": "starting value of a parameter, named as in the lesson: w{i}{j}_{l} "
                    "(weight of layer l from node i to node j) or b{j}_{l} (bias of node j of layer l)",
@@ -53,6 +54,8 @@ KNOWN_KEYS = {
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
 MAX_FRAMES = 1000       # about 10 ms and 16 KB each: the build stays near 10 s and the site near 20 MB
 MAX_ABS_X = 1e15        # the figures need x +- 1 to differ from x (true below 2**53, about 9e15)
+MAX_POINTS = 1000       # each a row of the pages' tables; at 1,000 a build takes 3 s for a 5.5 MB site
+                        # (5 min and 61 MB with MAX_EPOCHS and MAX_FRAMES, 2 min with the lesson's 12 points)
 MAX_FILE_BYTES = 2**20  # 1,000 points take about 20 KB: anything near 1 MiB is not a settings file
 MAX_NESTING = 20        # data.points nests 2 deep; the parser takes about 3 of Python's 1,000 frames a level
 MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
@@ -256,11 +259,14 @@ def validate(raw: dict[str, Any]) -> Settings:
 
 
 def validate_points(value: Any) -> tuple[tuple[float, float], ...]:
-    """Check the data: at least two [x, y] pairs with y in [0, 1]."""
+    """Check the data: 2 to MAX_POINTS [x, y] pairs with y in [0, 1]."""
     if not isinstance(value, list):
         raise SettingsError("data.points", "a list of [x, y] pairs", describe(value))
     if len(value) < 2:
         raise SettingsError("data.points", "at least 2 points", f"{len(value)}")
+    if len(value) > MAX_POINTS:
+        raise SettingsError("data.points", f"at most {MAX_POINTS:,} points (each is a row of the lesson's tables)",
+                            f"{len(value):,}")
     points = []
     for k, point in enumerate(value):
         key = f"data.points[{k}]"

@@ -205,6 +205,7 @@ def test_random_init_seed_on_the_default_settings():
 # timeout: in this process a pipe would block the test run itself.
 
 DIGITS_400 = "9" * 400  # an integer beyond the largest float (about 1.8e308)
+MANY_POINTS = "data.points=[" + ",".join(f"[{k / 100},{k % 2}]" for k in range(1001)) + "]"  # the limit is 1000
 
 # (id, arguments ("<name>" stands for a file the fixture below makes), key named, text shown)
 HOSTILE = [
@@ -237,6 +238,7 @@ HOSTILE = [
     ("set-y-400-digits", ["--set", f"data.points=[[0,{DIGITS_400}],[1,1]]"], "data.points[0] y", DIGITS_400[:20]),
     ("set-layer-400-digits", ["--set", f"network.layers=[1,{DIGITS_400},1]"], "network.layers", "at most 9"),
     ("set-int-5000-digits", ["--set", "init.w11_1=" + "9" * 5000], "init.w11_1", "4300 digits"),
+    ("set-too-many-points", ["--set", MANY_POINTS], "data.points", "at most 1,000 points"),
     ("set-key-with-newline", ["--set", "train.ep\nochs=5"], "'train.ep\\nochs'", "unknown key"),
     ("set-key-with-escape", ["--set", "trai\x1b[31mn.epochs=5"], "'trai\\x1b[31mn'", "unknown section"),
     ("set-key-zero-width-space", ["--set", "init.w11_1\u200b=0.3"], "'init.w11_1\\u200b'", "unknown key"),
@@ -354,6 +356,15 @@ def test_one_toml_value_after_the_equals_sign():
     for item in ["train.epochs=300\nfoo=1", "train.epochs=300\r\nfoo=1", "train.epochs=300\n[train]"]:
         with pytest.raises(SettingsError, match=r"^train\.epochs: expected a whole number >= 1, got '300"):
             config.load(LESSON_TOML, [item])
+
+
+def test_up_to_1000_points():
+    points = [[k / 100, k % 2] for k in range(1000)]
+    text = "data.points=[" + ",".join(f"[{x},{y}]" for x, y in points) + "]"
+    assert len(config.load(LESSON_TOML, [text]).points) == 1000
+    with pytest.raises(SettingsError, match=r"^data\.points: expected at most 1,000 points .*, got 1,001$"):
+        config.load(LESSON_TOML, [text[:-1] + ",[10,1]]"])
+    assert "2 to 1000" in config.SETTINGS_HELP["data.points"]
 
 
 def test_whole_numbers_of_any_length_are_exact():
