@@ -6,12 +6,20 @@ The settings live in `content/lesson.toml` (sections `data`, `network`, `init`,
 here, once, into frozen objects that the rest of the build trusts. A bad value
 raises `SettingsError`, whose message is one line: the key, what was expected,
 and what arrived.
+
+What arrives is bounded before it is parsed: the file must be a regular file
+of at most 1 MiB (a pipe or a device could block or never end), and arrays
+may nest at most 20 deep (the TOML parser recurses once per level, and
+Python's stack runs out long before a settings file needs it to).
 """
 
 from __future__ import annotations
 
-import math
+import codecs
+import os
 import re
+import stat
+import sys
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +31,8 @@ from engine.network import Network
 
 # What each setting means; `build.py --help` prints this table.
 SETTINGS_HELP = {
-    "data.points": "list of [x, y] pairs, at least 2; x between -1e15 and 1e15; y is the label, between 0 and 1",
+    "data.points": "list of [x, y] pairs, 2 to 1000 (each is a row of the lesson's tables); x between -1e15 "
+                   "and 1e15; y is the label, between 0 and 1",
     "network.layers": "nodes per layer, input first: starts and ends with 1, each 1-9 (default [1, 2, 1])",
     "init.<name>": "starting value of a parameter, named as in the lesson: w{i}{j}_{l} "
                    "(weight of layer l from node i to node j) or b{j}_{l} (bias of node j of layer l)",
@@ -45,6 +54,10 @@ KNOWN_KEYS = {
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
 MAX_FRAMES = 1000       # about 10 ms and 16 KB each: the build stays near 10 s and the site near 20 MB
 MAX_ABS_X = 1e15        # the figures need x +- 1 to differ from x (true below 2**53, about 9e15)
+MAX_POINTS = 1000       # each a row of the pages' tables; at 1,000 a build takes 3 s for a 5.5 MB site
+                        # (5 min and 61 MB with MAX_EPOCHS and MAX_FRAMES, 2 min with the lesson's 12 points)
+MAX_FILE_BYTES = 2**20  # 1,000 points take about 20 KB: anything near 1 MiB is not a settings file
+MAX_NESTING = 20        # data.points nests 2 deep; the parser takes about 3 of Python's 1,000 frames a level
 MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
 MAX_NODES = 9   # parameter names like w12_1 use one digit per node index
 PARAM_NAME = re.compile(r"^(w[1-9][1-9]|b[1-9])_[1-9]$")
@@ -54,7 +67,7 @@ class SettingsError(Exception):
     """A setting that cannot be used; str() is the one line shown to the user."""
 
     def __init__(self, key: str, expected: str, got: str):
-        super().__init__(f"{key}: expected {expected}, got {got}")
+        super().__init__(f"{shown_key(key)}: expected {expected}, got {got}")
         self.key = key
 
 
@@ -116,32 +129,99 @@ def load(path: Path, overrides: list[str] = ()) -> Settings:
 
 def read_file(path: Path) -> dict[str, Any]:
     """Parse the TOML settings file, naming the file and line on failure."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise SettingsError("--config", "a readable settings file", f"{path}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise SettingsError("--config", "a UTF-8 text file", f"{path}: undecodable bytes") from None
+    where = shown_path(path)
+    text = read_text(Path(path), where)
+    check_nesting("--config", text, f"{where}: ")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise SettingsError("--config", "valid TOML", f"{path}: {err}") from None
+        raise SettingsError("--config", "valid TOML", f"{where}: {err}") from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise SettingsError("--config", f"whole numbers of at most {sys.get_int_max_str_digits()} digits",
+                            f"{where}: a longer one") from None
+
+
+def read_text(path: Path, where: str) -> str:
+    """The text of a regular UTF-8 file of at most MAX_FILE_BYTES; nothing that could block or never end."""
+    try:
+        refuse_unless_regular(os.stat(path).st_mode, where)  # before opening it: opening a pipe waits for a writer
+        # O_NONBLOCK: should a pipe take the file's place meanwhile, opening that does not wait either.
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
+            opened = os.fstat(file.fileno())
+            refuse_unless_regular(opened.st_mode, where)
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise SettingsError("--config", "a readable settings file", f"{where}: {err.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SettingsError("--config", f"a settings file of at most {MAX_FILE_BYTES // 2**20} MiB",
+                            f"{where}, {max(opened.st_size, len(data)):,} bytes")
+    if data.startswith(codecs.BOM_UTF8):
+        raise SettingsError("--config", "UTF-8 text without a byte order mark", f"{where}, which starts with one")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise SettingsError("--config", "a UTF-8 text file",
+                            f"{where}: byte 0x{data[err.start]:02x} on line {line} is not UTF-8") from None
+
+
+FILE_KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+
+
+def refuse_unless_regular(mode: int, where: str) -> None:
+    """Refuse a folder, pipe, device or socket as the settings file, naming what it is."""
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
+        raise SettingsError("--config", "a regular file", f"{where}, {kind}")
 
 
 def parse_override(item: str) -> tuple[str, Any]:
-    """Split `SECTION.KEY=VALUE` and read VALUE as TOML (a bare word stays a string)."""
+    """Split `SECTION.KEY=VALUE` and read VALUE as one TOML value (anything else stays text)."""
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep:
-        raise SettingsError("--set", "SECTION.KEY=VALUE", repr(item))
+        raise SettingsError("--set", "SECTION.KEY=VALUE", describe(item))
     section, dot, name = key.partition(".")
     if not dot or not section or not name or "." in name:
-        raise SettingsError("--set", "a key of the form SECTION.KEY", repr(key))
+        raise SettingsError("--set", "a key of the form SECTION.KEY", describe(key))
+    check_nesting(key, text)
     try:
-        value = tomllib.loads(f"value = {text}")["value"]
+        table = tomllib.loads(f"value = {text}")
     except tomllib.TOMLDecodeError:
-        value = text.strip()
-    return key, value
+        table = {}
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise SettingsError(key, f"a number of at most {sys.get_int_max_str_digits()} digits",
+                            describe(text.strip())) from None
+    # `5000\nfoo=1` is TOML too, with a second key: only exactly one value counts. No setting is
+    # text, so the text that is not one value is then named by the check of the key it was for.
+    return key, table["value"] if list(table) == ["value"] else text.strip()
+
+
+# The parts of TOML text in which a bracket nests nothing: strings (four kinds) and comments. A
+# string without its closing quotes runs to the end of its line or of the text (the parser then
+# says what is wrong), so that no quote is scanned from twice.
+TOML_BRACKET = re.compile(r'''
+    "{3}(?:[^"\\]|\\[\s\S]|"{1,2}(?!"))*(?:"{3,5})?   # multi-line basic string
+  | '{3}(?:[^']|'{1,2}(?!'))*(?:'{3,5})?             # multi-line literal string
+  | "(?:[^"\\\n]|\\.)*"?                             # basic string
+  | '[^'\n]*'?                                       # literal string
+  | \#[^\n]*                                         # comment
+  | [\[\]{}]                                         # a bracket that nests
+  ''', re.VERBOSE)
+
+
+def check_nesting(key: str, text: str, where: str = "") -> None:
+    """Refuse TOML text whose arrays and inline tables nest more than MAX_NESTING deep, before it is parsed."""
+    depth = deepest = 0
+    for token in TOML_BRACKET.finditer(text):
+        if token.group() in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.group() in ("]", "}"):
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise SettingsError(key, f"arrays and tables nested at most {MAX_NESTING} deep", f"{where}{deepest} deep")
 
 
 def validate(raw: dict[str, Any]) -> Settings:
@@ -162,10 +242,10 @@ def validate(raw: dict[str, Any]) -> Settings:
     layers = validate_layers(network.get("layers"))
     epochs = whole_number("train.epochs", train.get("epochs"), minimum=1)
     if epochs > MAX_EPOCHS:
-        raise SettingsError("train.epochs", f"at most {MAX_EPOCHS:,}", str(epochs))
+        raise SettingsError("train.epochs", f"at most {MAX_EPOCHS:,}", describe(epochs))
     display_every = whole_number("train.display_every", train.get("display_every"), minimum=1)
     if display_every > epochs:
-        raise SettingsError("train.display_every", f"at most train.epochs ({epochs})", str(display_every))
+        raise SettingsError("train.display_every", f"at most train.epochs ({epochs})", describe(display_every))
     if frame_count(epochs, display_every) > MAX_FRAMES:
         fewest = next(every for every in range(max(1, epochs // MAX_FRAMES), epochs + 1)
                       if frame_count(epochs, every) <= MAX_FRAMES)
@@ -179,22 +259,21 @@ def validate(raw: dict[str, Any]) -> Settings:
 
 
 def validate_points(value: Any) -> tuple[tuple[float, float], ...]:
-    """Check the data: at least two [x, y] pairs with y in [0, 1]."""
+    """Check the data: 2 to MAX_POINTS [x, y] pairs with y in [0, 1]."""
     if not isinstance(value, list):
         raise SettingsError("data.points", "a list of [x, y] pairs", describe(value))
     if len(value) < 2:
         raise SettingsError("data.points", "at least 2 points", f"{len(value)}")
+    if len(value) > MAX_POINTS:
+        raise SettingsError("data.points", f"at most {MAX_POINTS:,} points (each is a row of the lesson's tables)",
+                            f"{len(value):,}")
     points = []
     for k, point in enumerate(value):
         key = f"data.points[{k}]"
         if not isinstance(point, list) or len(point) != 2:
             raise SettingsError(key, "a pair [x, y]", describe(point))
-        x = number(key + " x", point[0])
-        if abs(x) > MAX_ABS_X:
-            raise SettingsError(key + " x", "a number between -1e15 and 1e15", repr(point[0]))
-        y = number(key + " y", point[1])
-        if not 0 <= y <= 1:
-            raise SettingsError(key + " y", "a label between 0 and 1", repr(point[1]))
+        x = number(key + " x", point[0], -MAX_ABS_X, MAX_ABS_X)
+        y = number(key + " y", point[1], 0, 1, "a label between 0 and 1")
         points.append((x, y))
     return tuple(points)
 
@@ -245,12 +324,14 @@ def frame_count(epochs: int, every: int) -> int:
     return epochs // every + (every > 1) + (epochs % every > 0)  # the multiples, epoch 1, the last
 
 
-def number(key: str, value: Any) -> float:
-    """Check that a value is a finite number and return it as a float."""
+def number(key: str, value: Any, lowest: float = -sys.float_info.max, highest: float = sys.float_info.max,
+           expected: str = "") -> float:
+    """Check that a value is a number from lowest to highest (any float by default) and return it as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingsError(key, "a number", describe(value))
-    if not math.isfinite(value):
-        raise SettingsError(key, "a finite number", repr(value))
+    if not lowest <= value <= highest:  # also nan; an int is compared exactly, however long (float() overflows)
+        low, high = (f"{bound:.2g}".replace("e+", "e") for bound in (lowest, highest))
+        raise SettingsError(key, expected or f"a number between {low} and {high}", describe(value))
     return float(value)
 
 
@@ -259,8 +340,8 @@ def whole_number(key: str, value: Any, minimum: int) -> int:
     expected = f"a whole number >= {minimum}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingsError(key, expected, describe(value))
-    if not math.isfinite(value) or value != int(value) or value < minimum:
-        raise SettingsError(key, expected, repr(value))
+    if (isinstance(value, float) and not value.is_integer()) or value < minimum:  # is_integer(): not nan, inf
+        raise SettingsError(key, expected, describe(value))
     return int(value)
 
 
@@ -268,5 +349,21 @@ def describe(value: Any) -> str:
     """Show a value that arrived where it did not belong, briefly."""
     if value is None:
         return "nothing"
-    text = repr(value)
+    return shortened(repr(value))
+
+
+def shown_key(key: str) -> str:
+    """A key as typed, on one short line; quoted and escaped if it holds anything but plain ASCII,
+    so that a look-alike letter, an invisible character or a line break shows."""
+    return shortened(key if key.isascii() and key.isprintable() else ascii(key))
+
+
+def shown_path(path: Path) -> str:
+    """A file's name as given, on one line (escaped if it holds a line break or other control)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def shortened(text: str) -> str:
+    """At most 60 characters of a text."""
     return text if len(text) <= 60 else text[:57] + "..."

@@ -4,6 +4,8 @@ expected and what arrived; through build.py it is exit status 1 and the existing
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import plain_network as plain
 from conftest import LESSON_TOML
 from engine import config
 from engine.config import SettingsError
-from sitetools import dot_folders_beside, run_cli, tree_hashes
+from sitetools import ROOT, dot_folders_beside, run_cli, tree_hashes
 
 BAD_TOML = "<bad toml>"  # stands for a file with a syntax error on line 3, written by a fixture
 
@@ -195,3 +197,214 @@ def test_random_init_seed_on_the_default_settings():
     assert a == b
     assert a != c, "init.seed=3 and init.seed=4 give the same start: random=true was ignored"
     assert a != plain.DESIGN_INIT
+
+
+# ------------------------------------------------------------------ hostile input, through build.py
+# Input that the original reading let through: a traceback, a build that never ends or eats the
+# memory, or a value silently dropped. Only through build.py, each in a process of its own with a
+# timeout: in this process a pipe would block the test run itself.
+
+DIGITS_400 = "9" * 400  # an integer beyond the largest float (about 1.8e308)
+MANY_POINTS = "data.points=[" + ",".join(f"[{k / 100},{k % 2}]" for k in range(1001)) + "]"  # the limit is 1000
+
+# (id, arguments ("<name>" stands for a file the fixture below makes), key named, text shown)
+HOSTILE = [
+    ("dev-zero", ["--config", "/dev/zero"], "--config", "a character device"),
+    ("named-pipe", ["--config", "<fifo>"], "--config", "a named pipe"),
+    ("folder", ["--config", "<folder>"], "--config", "a folder"),
+    ("link-to-dev-zero", ["--config", "<link to dev-zero>"], "--config", "a character device"),
+    ("link-to-pipe", ["--config", "<link to fifo>"], "--config", "a named pipe"),
+    ("file-over-1-mib", ["--config", "<huge>"], "--config", "at most 1 MiB"),
+    ("byte-order-mark", ["--config", "<bom>"], "--config", "byte order mark"),
+    ("latin-1-file", ["--config", "<latin-1>"], "--config", "byte 0xe9 on line 2"),
+    ("file-nested-5000", ["--config", "<nested>"], "--config", "5000 deep"),
+    ("file-int-400-digits", ["--config", "<int 400 digits>"], "init.w11_1", DIGITS_400[:20]),
+    ("file-int-5000-digits", ["--config", "<int 5000 digits>"], "--config", "4300 digits"),
+    ("file-key-with-newline", ["--config", "<key with newline>"], "'train.ep\\nochs'", "unknown key"),
+    ("file-section-with-escape", ["--config", "<section with escape>"], "'\\x1b[31mred'", "unknown section"),
+    ("set-nested-5000", ["--set", "data.points=" + "[" * 5000], "data.points", "5000 deep"),
+    ("set-nested-5000-closed", ["--set", "data.points=" + "[" * 5000 + "]" * 5000], "data.points", "5000 deep"),
+    ("set-inline-tables-3000", ["--set", "data.points=" + "{a=" * 3000], "data.points", "3000 deep"),
+    ("set-two-lines", ["--set", "train.epochs=5000\nfoo=1"], "train.epochs", "foo=1"),
+    ("set-two-lines-table", ["--set", "train.epochs=5000\n[foo]"], "train.epochs", "[foo]"),
+    ("set-weight-400-digits", ["--set", "init.w11_1=" + DIGITS_400], "init.w11_1", DIGITS_400[:20]),
+    ("set-weight-minus-400-digits", ["--set", "init.w11_1=-" + DIGITS_400], "init.w11_1", DIGITS_400[:20]),
+    ("set-rate-400-digits", ["--set", "train.learning_rate=" + DIGITS_400], "train.learning_rate",
+     DIGITS_400[:20]),
+    ("set-epochs-400-digits", ["--set", "train.epochs=" + DIGITS_400], "train.epochs", "at most 1,000,000"),
+    ("set-every-400-digits", ["--set", "train.display_every=" + DIGITS_400], "train.display_every",
+     "at most train.epochs"),
+    ("set-x-400-digits", ["--set", f"data.points=[[{DIGITS_400},0],[1,1]]"], "data.points[0] x", "-1e15 and 1e15"),
+    ("set-y-400-digits", ["--set", f"data.points=[[0,{DIGITS_400}],[1,1]]"], "data.points[0] y", DIGITS_400[:20]),
+    ("set-layer-400-digits", ["--set", f"network.layers=[1,{DIGITS_400},1]"], "network.layers", "at most 9"),
+    ("set-int-5000-digits", ["--set", "init.w11_1=" + "9" * 5000], "init.w11_1", "4300 digits"),
+    ("set-too-many-points", ["--set", MANY_POINTS], "data.points", "at most 1,000 points"),
+    ("set-key-with-newline", ["--set", "train.ep\nochs=5"], "'train.ep\\nochs'", "unknown key"),
+    ("set-key-with-escape", ["--set", "trai\x1b[31mn.epochs=5"], "'trai\\x1b[31mn'", "unknown section"),
+    ("set-key-zero-width-space", ["--set", "init.w11_1\u200b=0.3"], "'init.w11_1\\u200b'", "unknown key"),
+    ("set-key-cyrillic-a", ["--set", "tr\u0430in.epochs=5"], "'tr\\u0430in'", "unknown section"),
+    ("set-key-100k-long", ["--set", "train." + "x" * 100_000 + "=1"], "train.xxx", "unknown key"),
+    ("set-100k-without-equals", ["--set", "x" * 100_000], "--set", "xxx"),
+    # these were already refused in one line; kept so that they stay so
+    ("set-empty-key", ["--set", "=1"], "--set", "''"),
+    ("set-empty-section", ["--set", ".x=1"], "--set", "'.x'"),
+    ("set-section-only", ["--set", "data=1"], "--set", "'data'"),
+    ("set-key-too-deep", ["--set", "data.points.x=1"], "--set", "'data.points.x'"),
+    ("set-minus-nan", ["--set", "init.w11_1=-nan"], "init.w11_1", "nan"),
+    ("set-epochs-inf", ["--set", "train.epochs=inf"], "train.epochs", "inf"),
+    ("set-rate-minus-zero", ["--set", "train.learning_rate=-0.0"], "train.learning_rate", "-0.0"),
+    ("set-seed-bool", ["--set", "init.seed=true"], "init.seed", "True"),
+    ("file-array-of-tables", ["--config", "<array of tables>"], "data", "[{"),
+    ("file-duplicate-key", ["--config", "<duplicate key>"], "--config", "Cannot overwrite a value"),
+]
+HOSTILE_IDS = [case[0] for case in HOSTILE]
+QUICK = 30  # seconds: a refusal is immediate; the original code read /dev/zero until the memory ran out
+# build.py with at most 4 GiB of memory (a build needs well under 1): should reading without end come
+# back, the run fails at once instead of filling the machine that others share.
+CAPPED = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30)); "
+          "os.execv(sys.executable, [sys.executable, 'build.py', *sys.argv[1:]])")
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory) -> dict[str, str]:
+    """The files that HOSTILE names, made in a folder of their own."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    lesson = LESSON_TOML.read_bytes()
+    texts = {
+        "huge": lesson + b"# " + b"x" * 2**20 + b"\n",  # valid TOML, just longer than 1 MiB
+        "bom": b"\xef\xbb\xbf" + lesson,
+        "latin-1": b"# The experiment\n# caf\xe9\n" + lesson,
+        "nested": b"[data]\npoints = " + b"[" * 5000 + b"\n",
+        "int 400 digits": lesson.replace(b"w11_1 = 0.1", b"w11_1 = " + DIGITS_400.encode()),
+        "int 5000 digits": lesson.replace(b"w11_1 = 0.1", b"w11_1 = " + b"9" * 5000),
+        "key with newline": lesson + b'"ep\\nochs" = 3\n',  # lesson.toml ends in [train]
+        "section with escape": lesson + b'["\\u001b[31mred"]\nx = 1\n',
+        "array of tables": lesson.replace(b"[data]", b"[[data]]"),
+        "duplicate key": lesson.replace(b"epochs = 5000", b"epochs = 5000\nepochs = 10"),
+    }
+    for name, data in texts.items():
+        (tmp / f"{name}.toml").write_bytes(data)
+    os.mkfifo(tmp / "fifo.toml")
+    (tmp / "folder.toml").mkdir()
+    (tmp / "link to dev-zero.toml").symlink_to("/dev/zero")
+    (tmp / "link to fifo.toml").symlink_to(tmp / "fifo.toml")
+    names = [*texts, "fifo", "folder", "link to dev-zero", "link to fifo"]
+    return {f"<{name}>": str(tmp / f"{name}.toml") for name in names}
+
+
+@pytest.fixture(scope="module")
+def hostile_failures(default_site, default_site_hashes, hostile_files):
+    """Run every HOSTILE case through `python build.py --out <existing default site>`, two at a time."""
+    def run(args):
+        command = [sys.executable, "-c", CAPPED, "--out", str(default_site), "-q",
+                   *(hostile_files.get(a, a) for a in args)]
+        try:
+            return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=QUICK)
+        except subprocess.TimeoutExpired as err:
+            return err
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {case[0]: pool.submit(run, case[1]) for case in HOSTILE}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("case_id,args,key,shows", HOSTILE, ids=HOSTILE_IDS)
+def test_cli_hostile_input_is_one_line_and_exit_1(case_id, args, key, shows, hostile_failures):
+    result = hostile_failures[case_id]
+    assert not isinstance(result, subprocess.TimeoutExpired), f"build.py still running after {QUICK} s"
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    line = lines[0]
+    assert line.startswith(f"build.py: error: {key}"), line
+    assert ": expected " in line and ", got " in line, line
+    assert shows in line, line
+    assert len(line) < 400 and line.isprintable(), line  # short, and no control character reaches the terminal
+
+
+def test_cli_hostile_input_leaves_the_site_untouched(hostile_failures, default_site, default_site_hashes):
+    assert len(hostile_failures) == len(HOSTILE)
+    assert tree_hashes(default_site) == default_site_hashes
+    assert dot_folders_beside(default_site) == []
+
+
+# ------------------------------------------------------------------ limits, in process
+
+def test_nesting_is_counted_up_to_the_limit():
+    """20 levels are read (and refused as points), 21 are not parsed at all."""
+    with pytest.raises(SettingsError, match=r"^data\.points: expected at least 2 points"):
+        config.load(LESSON_TOML, ["data.points=" + "[" * 20 + "]" * 20])
+    with pytest.raises(SettingsError, match=r"^data\.points: expected arrays and tables nested at most 20 deep, "
+                                            r"got 21 deep$"):
+        config.load(LESSON_TOML, ["data.points=" + "[" * 21 + "]" * 21])
+
+
+def test_brackets_in_comments_and_strings_do_not_count_as_nesting(tmp_path):
+    path = tmp_path / "lesson.toml"
+    path.write_text(LESSON_TOML.read_text(encoding="utf-8") + "# " + "[" * 50 + "\n", encoding="utf-8")
+    assert config.load(path) == config.load(LESSON_TOML)
+    for text in ['"' + "[" * 50 + '"', "'" + "{" * 50 + "'", '"""\n' + "[" * 50 + '\n"""', "'''" + "[" * 50 + "'''"]:
+        with pytest.raises(SettingsError, match=r"^init\.w11_1: expected a number, got"):
+            config.load(LESSON_TOML, ["init.w11_1=" + text])
+
+
+def test_one_toml_value_after_the_equals_sign():
+    """A value may span lines and carry a comment, as long as it is one value."""
+    s = config.load(LESSON_TOML, ["data.points=[\n  [1, 0],\n  [2, 1],\n]  # two", "train.epochs=300 # short"])
+    assert s.points == ((1.0, 0.0), (2.0, 1.0)) and s.epochs == 300
+    for item in ["train.epochs=300\nfoo=1", "train.epochs=300\r\nfoo=1", "train.epochs=300\n[train]"]:
+        with pytest.raises(SettingsError, match=r"^train\.epochs: expected a whole number >= 1, got '300"):
+            config.load(LESSON_TOML, [item])
+
+
+def test_up_to_1000_points():
+    points = [[k / 100, k % 2] for k in range(1000)]
+    text = "data.points=[" + ",".join(f"[{x},{y}]" for x, y in points) + "]"
+    assert len(config.load(LESSON_TOML, [text]).points) == 1000
+    with pytest.raises(SettingsError, match=r"^data\.points: expected at most 1,000 points .*, got 1,001$"):
+        config.load(LESSON_TOML, [text[:-1] + ",[10,1]]"])
+    assert "2 to 1000" in config.SETTINGS_HELP["data.points"]
+
+
+def test_whole_numbers_of_any_length_are_exact():
+    """Integers are compared as integers: no float conversion that overflows or rounds."""
+    seed = int("9" * 400)
+    s = config.load(LESSON_TOML, [f"init.seed={seed}", "init.random=true"])
+    assert s.init_seed == seed and len(s.init) == 7
+    assert config.load(LESSON_TOML, ["train.epochs=1000000", "train.display_every=1002"]).epochs == 1_000_000
+    with pytest.raises(SettingsError, match=r"^train\.epochs: expected at most 1,000,000, got 1000001$"):
+        config.load(LESSON_TOML, ["train.epochs=1000001"])
+
+
+@pytest.mark.parametrize("size,accepted", [(2**20, True), (2**20 + 1, False)])
+def test_settings_file_size_limit(tmp_path, size, accepted):
+    lesson = LESSON_TOML.read_bytes()
+    path = tmp_path / "lesson.toml"
+    path.write_bytes(lesson + b"#" + b"x" * (size - len(lesson) - 2) + b"\n")
+    assert path.stat().st_size == size
+    if accepted:
+        assert config.load(path) == config.load(LESSON_TOML)
+    else:
+        with pytest.raises(SettingsError, match=r"^--config: expected a settings file of at most 1 MiB, got .*, "
+                                                r"1,048,577 bytes$"):
+            config.load(path)
+
+
+def test_a_400_digit_seed_builds(tmp_path):
+    """Accepted since it is a whole number >= 0 (as 1e300 always was); before, it was a traceback."""
+    out = tmp_path / "site"
+    result = run_cli("--out", str(out), "--no-cache", "-q", "--set", "init.random=true",
+                     "--set", "init.seed=" + "9" * 400, "--set", "train.epochs=200", "--set", "train.display_every=50")
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-2000:]
+    assert "9" * 400 in (out / "data" / "run.json").read_text(encoding="utf-8")
+
+
+def test_a_nul_byte_in_set_is_shown_escaped():
+    """A command line cannot carry a NUL byte (the operating system ends the argument there), but a
+    caller of config.load can; the message shows it escaped."""
+    for item, key in [("init.w11_1=\x00", "init.w11_1"), ("init.w11_1\x00=1", "'init.w11_1\\x00'")]:
+        with pytest.raises(SettingsError) as info:
+            config.load(LESSON_TOML, [item])
+        message = str(info.value)
+        assert message.startswith(key + ": expected ") and "\\x00" in message and message.isprintable(), message

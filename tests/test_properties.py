@@ -419,6 +419,44 @@ def test_any_settings_file_is_settings_or_one_line(text, tmp_path_factory):
         assert "\n" not in str(err) and ": expected " in str(err)
 
 
+TRICKY = st.text(alphabet="[]{}\"'#\\\n x", max_size=8)  # what could fool a count of brackets
+
+
+@st.composite
+def toml_strings(draw):
+    """(a string, the string in one of TOML's four ways of writing one that can hold it)."""
+    value = draw(TRICKY)
+    ways = [json.dumps(value), '"""' + json.dumps(value)[1:-1] + '"""']
+    if "'" not in value and "\n" not in value:
+        ways.append(f"'{value}'")
+    if "'''" not in value and not value.endswith("'") and not value.startswith("\n"):
+        ways.append(f"'''{value}'''")
+    return value, draw(st.sampled_from(ways))
+
+
+@st.composite
+def nested_toml(draw):
+    """(value, its TOML text, how deep its arrays nest): strings full of brackets, in arrays in arrays."""
+    pairs = draw(st.lists(toml_strings(), min_size=1, max_size=3))
+    value, text, depth = [v for v, _ in pairs], "[" + ", ".join(t for _, t in pairs) + "]", 1
+    for _ in range(draw(st.integers(0, config.MAX_NESTING + 2))):
+        value, text, depth = [value], f"[{text}]", depth + 1
+    return value, text, depth
+
+
+@CHEAP
+@given(nested_toml())
+def test_nesting_is_counted_as_the_parser_nests(case):
+    """Brackets in strings of every kind never count; arrays up to the limit are parsed, deeper ones not."""
+    value, text, depth = case
+    assert tomllib.loads(f"value = {text}")["value"] == value  # the text says the value
+    if depth <= config.MAX_NESTING:
+        config.check_nesting("data.points", text)
+    else:
+        with pytest.raises(SettingsError, match=f"nested at most {config.MAX_NESTING} deep, got {depth} deep$"):
+            config.check_nesting("data.points", text)
+
+
 @pytest.fixture(scope="module")
 def existing_site(tmp_path_factory):
     out = tmp_path_factory.mktemp("existing") / "site"
