@@ -76,7 +76,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     "on 127.0.0.1 only, and rebuilds and reloads the open page whenever a source is saved.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"settings (in the settings file, or with --set SECTION.KEY=VALUE):\n{settings}\n\n"
-               "VALUE is read as TOML: --set train.epochs=8000 --set init.random=true "
+               "VALUE is one TOML value: --set train.epochs=8000 --set init.random=true "
                "--set 'data.points=[[1,0],[2,1],[3,0]]'",
     )
     defaults = Paths()

@@ -34,7 +34,7 @@ SETTINGS_HELP = {
     "data.points": "list of [x, y] pairs, 2 to 1000 (each is a row of the lesson's tables); x between -1e15 "
                    "and 1e15; y is the label, between 0 and 1",
     "network.layers": "nodes per layer, input first: starts and ends with 1, each 1-9 (default [1, 2, 1])",
-    "init.<name>": "starting value of a parameter, named as in the lesson: w{i}{j}_{l} "
+    "init.<name>": "starting value of a parameter (between -1e15 and 1e15), named as in the lesson: w{i}{j}_{l} "
                    "(weight of layer l from node i to node j) or b{j}_{l} (bias of node j of layer l)",
     "init.random": "true: draw every parameter from a standard normal distribution (the listed values are not used)",
     "init.seed": "seed of that random draw (whole number >= 0, default 0)",
@@ -54,6 +54,7 @@ KNOWN_KEYS = {
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
 MAX_FRAMES = 1000       # about 10 ms and 16 KB each: the build stays near 10 s and the site near 20 MB
 MAX_ABS_X = 1e15        # the figures need x +- 1 to differ from x (true below 2**53, about 9e15)
+MAX_ABS_START = 1e15    # a starting weight times an x stays far from float overflow (a sigmoid is flat by 40)
 MAX_POINTS = 1000       # each a row of the pages' tables; at 1,000 a build takes 3 s for a 5.5 MB site
                         # (5 min and 61 MB with MAX_EPOCHS and MAX_FRAMES, 2 min with the lesson's 12 points)
 MAX_FILE_BYTES = 2**20  # 1,000 points take about 20 KB: anything near 1 MiB is not a settings file
@@ -309,7 +310,7 @@ def validate_init(init: dict[str, Any], network: Network):
                 f"random, seed or a parameter of layers {list(network.layers)} ({', '.join(names)})",
                 "an unknown key",
             )
-        number(f"init.{key}", value)
+        number(f"init.{key}", value, -MAX_ABS_START, MAX_ABS_START)
     if random:
         drawn = np.random.default_rng(seed).standard_normal(len(names))
         return random, seed, tuple(zip(names, (float(v) for v in drawn)))

@@ -214,11 +214,20 @@ def single_file(files: dict[str, bytes], single: tuple[Path, str] | None) -> tup
 
 
 def folder_digest(folder: Path) -> str:
-    """A hash of every file below a folder, names and contents."""
+    """A hash of everything below a folder: names, the bytes of regular files, where links point.
+
+    Links are not followed and special files (pipes, devices) not read: the pages read only what
+    lies inside the folder (engine/pages.py), and a link's text names what it leads to.
+    """
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        if path.is_symlink():
+            digest.update(b"link\0" + os.fsencode(os.readlink(path)))
+        elif path.is_file():
+            with open(path, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
     return digest.hexdigest()
 
 

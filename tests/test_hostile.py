@@ -210,3 +210,18 @@ def test_a_missing_ui_string_is_one_line(tmp_path):
     result = build("--content", str(content), "--out", str(tmp_path / "site"))
     one_error_line(result, "site_title")
     assert not (tmp_path / "site").exists()
+
+
+def test_a_link_in_the_content_folder_to_a_device_does_not_hang_the_build(tmp_path):
+    """The build hashes the content folder to find a cached site: it must not read through links."""
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    (content / "media" / "zero").symlink_to("/dev/zero")
+    result = run_cli("-q", *SMALL, "--content", str(content), "--out", str(tmp_path / "site"), timeout=60)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e16"])
+def test_a_starting_value_beyond_the_limit_is_one_line(tmp_path, value):
+    result = build("--out", str(tmp_path / "site"), "--set", f"init.w11_1={value}")
+    one_error_line(result, "init.w11_1", "1e15")
