@@ -127,7 +127,8 @@ class Workers:
         if not self.processes:
             return lambda: [job() for job in jobs]
         for k, job in enumerate(jobs):
-            self.jobs.put((k, job))
+            # Pickled here, not in the queue's thread: a job that cannot travel fails now, never silently.
+            self.jobs.put(pickle.dumps((k, job)))
         return lambda: self.collect(len(jobs))
 
     def collect(self, count: int) -> list:
@@ -135,7 +136,7 @@ class Workers:
         results = {}
         while len(results) < count:
             try:
-                k, value = self.results.get(timeout=0.5)
+                k, value = pickle.loads(self.results.get(timeout=0.5))
             except queue.Empty:
                 gone = [worker for worker in self.processes if not worker.is_alive()]
                 if gone:
@@ -168,18 +169,18 @@ def work(jobs, results, parent: int) -> None:
     from engine import figures
     figures.configure_matplotlib()
     while True:
-        k, job = jobs.get()
+        k, job = pickle.loads(jobs.get())
         try:
             value = job()
         except Exception as err:  # noqa: BLE001 - the build raises it
-            value = err if picklable(err) else RuntimeError(f"{type(err).__name__}: {err}")
-        results.put((k, value))
+            value = err
+        results.put(travelling(k, value))
 
 
-def picklable(value) -> bool:
-    """Whether a value can travel to the build (an error that cannot would never arrive)."""
+def travelling(k: int, value) -> bytes:
+    """A job's result (or error) pickled for the build: here, where a failure can still be told, not in the
+    queue's thread, which would drop it and leave the build waiting for ever."""
     try:
-        pickle.dumps(value)
-    except Exception:  # noqa: BLE001 - any failure means no
-        return False
-    return True
+        return pickle.dumps((k, value))
+    except Exception as err:  # noqa: BLE001 - whatever the reason, the build hears of it
+        return pickle.dumps((k, RuntimeError(f"a drawing job's result cannot reach the build: {err}")))
