@@ -9,20 +9,20 @@ rules here are few and strict:
   block by any path (done, an error, Ctrl-C, SIGTERM) kills them and waits
   until they are gone. Nothing is started before the block is entered, so a
   Ctrl-C at any moment finds each helper either not started or known to it.
-- Each worker asks the kernel to kill it when the build dies
-  (PR_SET_PDEATHSIG), and checks that the build is still there once it has
-  asked. So a build killed outright (SIGKILL, a crash) leaves no worker
-  behind either, and nobody who waits for the build's output (a pipe on its
-  stderr) waits longer than the build itself. Node ends on its own then: its
-  input closes.
-- Workers ignore Ctrl-C: it reaches the whole process group, and it is the
-  build's to handle (it stops them).
-- Node starts after the workers are forked: a worker forked later would hold
-  node's input open, and node would never see it end.
+- Each worker asks the kernel to kill it when its parent dies
+  (PR_SET_PDEATHSIG; the first worker's parent is the build, the second's
+  the first), and checks that its parent is still there once it has asked.
+  So a build killed outright (SIGKILL, a crash) leaves no worker behind, and
+  nobody who waits for the build's output (a pipe on its stderr) waits
+  longer than the build itself. Node leaves by itself then: it looks before
+  each formula whether the build is still there, and its input closes.
+- The workers have a process group of their own: Ctrl-C in a terminal
+  reaches the build alone, which stops them; and they ignore it anyway.
+- Node starts after the first worker is forked: a worker forked later would
+  hold node's input open, and node would never see it end.
 
-Where workers cannot help or cannot be made safe (one core, no fork, no
-PR_SET_PDEATHSIG), the jobs run in the main process when their results are
-collected.
+Where workers cannot help or cannot be made safe (one core, no fork, not
+Linux), the jobs run in the main process when their results are collected.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from typing import Callable
 
 from engine.mathtex import Katex
 
-PR_SET_PDEATHSIG = 1   # prctl(2): the signal this process gets when its parent dies
-WORKERS = 2
+PR_SET_PDEATHSIG = 1         # prctl(2): the signal this process gets when its parent dies
+PR_SET_CHILD_SUBREAPER = 36  # prctl(2): orphaned descendants are handed to this process, not to init
 STOPPING = {signal.SIGINT, signal.SIGTERM}   # held back while a worker is forked
 
 
@@ -99,32 +99,44 @@ class Job:
 
 
 class Workers:
-    """Two forked processes that take drawing jobs from one queue as they come free."""
+    """Two forked processes that take drawing jobs from one queue as they come free.
+
+    The first is forked from the build and imports matplotlib, then forks the
+    second, so both have it for the price of one import (a third of a second
+    of CPU, on a build that keeps both cores busy). The two form a process
+    group of their own: one SIGKILL to the group stops both, whatever each is
+    doing. The build waits for both: the first is its child; the second is
+    the first's, and when the first is gone the kernel hands it to the build
+    (which is a "subreaper" while it has workers), so no worker is left
+    unwaited for. The first watches the second and tells the build if it
+    ends unexpectedly, so a crash stops the build instead of leaving it
+    waiting for a result.
+    """
 
     def __init__(self):
-        self.processes: list[multiprocessing.Process] = []
+        self.first: multiprocessing.Process | None = None
         self.jobs = self.results = None
 
     def start(self) -> None:
-        """Fork the workers now (each imports matplotlib while the build goes on); nothing if they cannot help."""
-        if self.processes or not can_fork_workers():
+        """Fork the workers now (they import matplotlib while the build goes on); nothing if they cannot help."""
+        if self.first is not None or not can_fork_workers():
             return
         context = multiprocessing.get_context("fork")
         # Queues, not pipes: a put never waits for the reader, so a worker with a large result goes on.
         self.jobs, self.results = context.Queue(), context.Queue()
-        # Ctrl-C and SIGTERM wait while a worker is forked: each worker is in the list before either is handled.
+        adopt_orphans(True)
+        # Ctrl-C and SIGTERM wait while the worker is forked: it is known before either is handled.
         held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
         try:
-            for _ in range(WORKERS):
-                worker = context.Process(target=work, args=(self.jobs, self.results, os.getpid()), daemon=True)
-                worker.start()
-                self.processes.append(worker)
+            self.first = context.Process(target=work, args=(self.jobs, self.results, os.getpid(), True))
+            self.first.start()
+            in_own_group(self.first.pid)   # the worker does it too: whichever is first, the group exists
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def run(self, jobs: list[Job]) -> Callable[[], list]:
         """Hand out the jobs; return a function that waits for their results, in order."""
-        if not self.processes:
+        if self.first is None:
             return lambda: [job() for job in jobs]
         for k, job in enumerate(jobs):
             # Pickled here, not in the queue's thread: a job that cannot travel fails now, never silently.
@@ -132,15 +144,15 @@ class Workers:
         return lambda: self.collect(len(jobs))
 
     def collect(self, count: int) -> list:
-        """The results of the jobs handed out, in order; a job's error is raised here."""
+        """The results of the jobs handed out, in order; a job's error (or a worker's end) is raised here."""
         results = {}
         while len(results) < count:
             try:
                 k, value = pickle.loads(self.results.get(timeout=0.5))
             except queue.Empty:
-                gone = [worker for worker in self.processes if not worker.is_alive()]
-                if gone:
-                    raise WorkerDied(f"a drawing worker ended unexpectedly (exit status {gone[0].exitcode})") from None
+                if not self.first.is_alive():
+                    raise WorkerDied(f"a drawing worker ended unexpectedly (exit status {self.first.exitcode})") \
+                        from None
                 continue
             if isinstance(value, BaseException):
                 raise value
@@ -148,28 +160,66 @@ class Workers:
         return [results[k] for k in range(count)]
 
     def close(self) -> None:
-        """Kill the workers, also in the middle of a job, and wait until they are gone."""
-        for worker in self.processes:
-            worker.kill()
-        for worker in self.processes:
-            worker.join()
-        if self.jobs is not None:
-            self.jobs.cancel_join_thread()   # jobs nobody will take must not hold up this process's exit
-            self.jobs.close()
-            self.results.close()
-        self.processes, self.jobs, self.results = [], None, None
+        """Kill both workers, also in the middle of a job, and wait until they are gone."""
+        if self.first is None:
+            return
+        try:
+            os.killpg(self.first.pid, signal.SIGKILL)
+        except ProcessLookupError:   # gone already
+            pass
+        self.first.join()
+        while True:   # the second, handed to the build when the first ended
+            try:
+                os.waitpid(-self.first.pid, 0)
+            except ChildProcessError:
+                break
+        adopt_orphans(False)
+        self.jobs.cancel_join_thread()   # jobs nobody will take must not hold up this process's exit
+        self.jobs.close()
+        self.results.close()
+        self.first = self.jobs = self.results = None
 
 
-def work(jobs, results, parent: int) -> None:
-    """A worker: die with the build, import the drawing code, then run jobs until it is killed."""
+def adopt_orphans(on: bool) -> None:
+    """Make this process the one that waits for its descendants whose parent has ended (PR_SET_CHILD_SUBREAPER)."""
+    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, int(on))
+
+
+def in_own_group(pid: int) -> None:
+    """Put a worker in a process group of its own (named by its pid), so that one signal reaches all workers."""
+    try:
+        os.setpgid(pid, pid)
+    except OSError:   # it has ended already, or did it itself first
+        pass
+
+
+def work(jobs, results, parent: int, first: bool) -> None:
+    """A worker: die with its parent, import the drawing code, fork the second (the first), then run jobs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the build's to handle
+    if first:
+        in_own_group(0)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)   # blocked while forking
     if not die_with_parent(parent):
         return   # the build is gone already
     from engine import figures
     figures.configure_matplotlib()
+    second = None
+    if first:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+        try:
+            second = multiprocessing.get_context("fork").Process(target=work, args=(jobs, results, os.getpid(), False))
+            second.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     while True:
-        k, job = pickle.loads(jobs.get())
+        try:
+            k, job = pickle.loads(jobs.get(timeout=0.5))
+        except queue.Empty:
+            if second is not None and not second.is_alive():
+                results.put(travelling(-1, WorkerDied(f"a drawing worker ended unexpectedly "
+                                                      f"(exit status {second.exitcode})")))
+                second = None
+            continue
         try:
             value = job()
         except Exception as err:  # noqa: BLE001 - the build raises it

@@ -208,3 +208,38 @@ def test_the_next_build_removes_what_a_killed_one_left_but_not_what_a_running_on
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert not stale.exists()
     assert used.is_dir() and other.is_file()
+
+
+def children_of_this_process() -> list[str]:
+    """This process's child processes, zombies included (a child not waited for stays one)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == os.getpid():
+            found.append(f"{entry.name} {fields[0]}")
+    return found
+
+
+def test_a_build_in_this_process_leaves_no_child_behind(tmp_path):
+    from engine.pipeline import Paths, build
+    before = children_of_this_process()
+    build(Paths(out=tmp_path / "site", cache=None), ["train.epochs=60", "train.display_every=20"])
+    assert children_of_this_process() == before
+
+
+def test_a_worker_that_dies_mid_job_stops_the_build_instead_of_leaving_it_waiting():
+    """Either worker may take the job: the first's end is seen by the build, the second's by the first."""
+    from engine.workers import Helpers, Job, WorkerDied
+    before = children_of_this_process()
+    for _ in range(4):
+        with Helpers() as helpers:
+            helpers.drawing.start()
+            collect = helpers.drawing.run([Job("time.sleep", (0.5,)), Job("os._exit", (3,))])
+            started = time.monotonic()
+            with pytest.raises(WorkerDied):
+                collect()
+            assert time.monotonic() - started < 10
+    assert children_of_this_process() == before
