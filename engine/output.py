@@ -235,7 +235,6 @@ def write_site(files: dict[str, bytes], out: Path, single: tuple[Path, bytes] | 
     problems = remove_stale(out)
     made = [p for p in reversed(out.parents) if not p.exists()]  # folders above `out` this build makes
     staging = old = single_file = None
-    swapped = placing_single = False
     locks: list[int] = []
     new, before = temporary_names(out)
     try:
@@ -253,9 +252,7 @@ def write_site(files: dict[str, bytes], out: Path, single: tuple[Path, bytes] | 
         (staging / MARKER).write_bytes(marker(files))
         os.chmod(staging, 0o755)
         if target is not None:
-            placing_single = True
             single_file = write_beside(target, single[1])
-            placing_single = False
         with HeldStops() as held:
             if not out.exists():
                 os.rename(staging, out)
@@ -266,21 +263,21 @@ def write_site(files: dict[str, bytes], out: Path, single: tuple[Path, bytes] | 
                 os.rename(out, old / "site")
                 held.stop_if_asked()  # the last moment to change our mind
                 os.rename(staging, out)
-            staging, swapped = None, True
+            staging = None
             if single_file is not None:
-                placing_single = True
-                os.replace(single_file, target)
-                single_file, placing_single = None, False
+                try:
+                    os.replace(single_file, target)
+                except OSError as err:   # all or nothing: the old site goes back
+                    swap_back(out, old)
+                    raise single_file_error(target, err) from err
+                single_file = None
             # From here on the new site is in place: a stop now is too late to undo it.
         if old is not None:
             problems += remove(old, "the previous site")
             old = None
     except BaseException as err:
         with HeldStops():
-            if swapped:   # only the single file failed: the old site goes back
-                swap_back(out, old, staging)
-                staging = None
-            elif old is not None and not out.exists():
+            if old is not None and not out.exists():
                 os.rename(old / "site", out)
             for folder in (staging, old):
                 if folder is not None:
@@ -294,9 +291,6 @@ def write_site(files: dict[str, bytes], out: Path, single: tuple[Path, bytes] | 
                     break
         if isinstance(err, OSError) and not isinstance(err, OutputError):
             where = f": {err.filename}" if err.filename else ""
-            if placing_single:
-                raise OutputWriteError(f"--single-file: expected a file that can be written, got {target} "
-                                       f"({err.strerror or err})") from err
             raise OutputWriteError(f"--out: expected a folder the site can be written to, got {out} "
                                    f"({err.strerror or err}{where})") from err
         raise
@@ -306,26 +300,37 @@ def write_site(files: dict[str, bytes], out: Path, single: tuple[Path, bytes] | 
     return problems
 
 
-def swap_back(out: Path, old: Path | None, staging: Path) -> None:
+def single_file_error(target: Path, err: OSError) -> OutputWriteError:
+    """The one line for a --single-file that could not be written."""
+    return OutputWriteError(f"--single-file: expected a file that can be written, got {target} "
+                            f"({err.strerror or err})")
+
+
+def swap_back(out: Path, old: Path | None) -> None:
     """Undo a swap that was done: the old site back in `out` (or no site, if there was none)."""
     if old is None:   # there was no site before: the new one goes
         shutil.rmtree(out, ignore_errors=True)
     elif (old / "site").is_dir():   # the two-rename swap
         shutil.rmtree(out, ignore_errors=True)
         os.rename(old / "site", out)
-    else:   # the one-step swap: swap again
+    else:   # the one-step swap: swap again (the new site then waits in `old` to be removed)
         exchange(old, out)
 
 
 def write_beside(target: Path, data: bytes) -> Path:
     """Write a file whole into a temporary file beside `target` (renamed over it later); return its path."""
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
+    try:
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
+    except OSError as err:
+        raise single_file_error(target, err) from err
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
         os.chmod(name, 0o644)
-    except BaseException:
+    except BaseException as err:
         Path(name).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise single_file_error(target, err) from err
         raise
     return Path(name)
 

@@ -172,6 +172,29 @@ def test_fallback_swap_replaces_the_site(old_site, monkeypatch):
     assert leftovers(old_site) == []
 
 
+@pytest.mark.parametrize("swap", ["one-step", "two-renames"])
+def test_a_single_file_that_cannot_be_put_in_place_brings_the_old_site_back(old_site, monkeypatch, swap):
+    """--single-file is written with the site: if it cannot be put in place last, the site swap is undone."""
+    before = tree_hashes(old_site)
+    target = old_site.parent / "lesson.html"
+    if swap == "two-renames":
+        monkeypatch.setattr(output, "exchange", lambda a, b: False)
+    replace = os.replace
+
+    def refused(source, destination):
+        if Path(destination) == target:
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(destination))
+        return replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", refused)
+    with pytest.raises(output.OutputError) as info:
+        output.write_site(NEW_FILES, old_site, (target, b"<!doctype html>\n" + output.SINGLE_FILE_MARK))
+    monkeypatch.undo()
+    assert str(info.value).startswith("--single-file: expected a file that can be written")
+    assert tree_hashes(old_site) == before
+    assert sorted(p.name for p in old_site.parent.iterdir()) == ["site"]   # no temporary file or folder left
+
+
 def test_a_full_disk_is_one_line_and_keeps_the_old_site(old_site, monkeypatch):
     before = tree_hashes(old_site)
     write_bytes = Path.write_bytes
