@@ -390,6 +390,7 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
             batch.send()   # ...and on the page's own (each section's went as it was written)
         pages["index.html"] = renderer.index()
         pages["404.html"] = renderer.not_found()
+        renderer.keep_compiled()
     except jinja2.TemplateError as err:   # a template's mistake, or a UI string it asks for that is missing
         raise ContentError(f"{template_place(err)}: {err.message or err}") from None
     batch.render()

@@ -416,9 +416,9 @@ def wrong_shapes(settings) -> list[tuple[str, cache_module.Form, object, dict]]:
         ("katex: display as 0/1", mathtex.FORMULAS, [["x", 1, "<span>x</span>"]], {}),
         ("katex: a row too short", mathtex.FORMULAS, [["x", True]], {}),
         ("katex: a dictionary", mathtex.FORMULAS, {"x": "<span>x</span>"}, {}),
-        ("template: no code", pages.COMPILED, None, {"code": marshal.dumps(42)}),
-        ("template: not marshal", pages.COMPILED, None, {"code": b"\x00garbage"}),
-        ("template: two files", pages.COMPILED, None, {"code": marshal.dumps(compile("1", "x", "eval")), "b": b""}),
+        ("template: no code", pages.COMPILED, None, {"a-1": marshal.dumps(42)}),
+        ("template: not marshal", pages.COMPILED, None, {"a-1": b"\x00garbage"}),
+        ("template: one not code", pages.COMPILED, None, {"a-1": marshal.dumps(compile("1", "x", "eval")), "b-2": b""}),
         ("runs: an epoch as a float", runs, changed(["run", "snapshots", 0, "epoch"], 1.0), {}),
         ("runs: a loss as a string", runs, changed(["run", "loss", 3], "0.5"), {}),
         ("runs: a loss missing", runs, changed(["run", "loss"], record["loss"][:-1]), {}),
@@ -525,8 +525,9 @@ def test_compiled_templates_are_read_only_from_a_folder_that_is_yours_alone(tmp_
         for entry in cache.iterdir():   # the site goes, so that the pages (and their templates) are made again
             if entry.name.startswith("site-"):
                 entry.unlink()
-        for entry in templates:
-            entry.write_bytes(b"".join(cache_module.entry_bytes(None, {"code": code})))
+        for entry in templates:   # every template's code, under its own name
+            _, files = cache_module.entry_parts(entry.read_bytes())
+            entry.write_bytes(b"".join(cache_module.entry_bytes(None, {name: code for name in files})))
 
     plant()
     cache.chmod(0o777)
