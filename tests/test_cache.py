@@ -380,16 +380,15 @@ def test_an_independent_writer_of_the_layout_is_read(tmp_path):
     assert store.load(key, pipeline.DRAWN) == drawn
 
 
-def good_runs_data(settings) -> dict:
-    """The runs of a short training, as the cache keeps them."""
-    return pipeline.runs_form(settings).dump(pipeline.train_with_comparisons(settings))[0]
+def good_runs_entry(settings) -> tuple[dict, dict]:
+    """The runs of a short training, as the cache keeps them: (data, loss files)."""
+    return pipeline.runs_form(settings).dump(pipeline.train_with_comparisons(settings))
 
 
 def wrong_shapes(settings) -> list[tuple[str, cache_module.Form, object, dict]]:
     """Entries of each form with the right hash and a wrong shape: (what, form, data, files)."""
     runs = pipeline.runs_form(settings)
-    good = good_runs_data(settings)
-    record = good["run"]
+    good, losses = good_runs_entry(settings)
 
     def changed(path: list, value) -> dict:
         """The good runs' data with one value replaced (or deleted, for value ...)."""
@@ -419,16 +418,17 @@ def wrong_shapes(settings) -> list[tuple[str, cache_module.Form, object, dict]]:
         ("template: no code", pages.COMPILED, None, {"a-1": marshal.dumps(42)}),
         ("template: not marshal", pages.COMPILED, None, {"a-1": b"\x00garbage"}),
         ("template: one not code", pages.COMPILED, None, {"a-1": marshal.dumps(compile("1", "x", "eval")), "b-2": b""}),
-        ("runs: an epoch as a float", runs, changed(["run", "snapshots", 0, "epoch"], 1.0), {}),
-        ("runs: a loss as a string", runs, changed(["run", "loss", 3], "0.5"), {}),
-        ("runs: a loss missing", runs, changed(["run", "loss"], record["loss"][:-1]), {}),
-        ("runs: a snapshot missing", runs, changed(["run", "snapshots"], record["snapshots"][1:]), {}),
-        ("runs: a parameter missing", runs, changed(["run", "final", "params", "w11_1"], ...), {}),
-        ("runs: a parameter too many", runs, changed(["run", "snapshots", 1, "grads", "w99_9"], 0.0), {}),
-        ("runs: other settings", runs, changed(["run", "settings", "train", "epochs"], 61), {}),
-        ("runs: a seed never used", runs, changed(["others", 0, 0], 99), {}),
-        ("runs: no others", runs, changed(["others"], ...), {}),
-        ("runs: files", runs, good, {"a": b""}),
+        ("runs: an epoch as a float", runs, changed(["run", "snapshots", 0, "epoch"], 1.0), losses),
+        ("runs: a loss missing", runs, good, {**losses, "run.loss": losses["run.loss"][:-8]}),
+        ("runs: a loss file of no floats", runs, good, {**losses, "run.loss": losses["run.loss"][:-1]}),
+        ("runs: a loss file missing", runs, good, {k: v for k, v in losses.items() if k != "run.loss"}),
+        ("runs: a file too many", runs, good, {**losses, "a": b""}),
+        ("runs: a snapshot missing", runs, changed(["run", "snapshots"], good["run"]["snapshots"][1:]), losses),
+        ("runs: a parameter missing", runs, changed(["run", "final", "params", "w11_1"], ...), losses),
+        ("runs: a parameter too many", runs, changed(["run", "snapshots", 1, "grads", "w99_9"], 0.0), losses),
+        ("runs: other settings", runs, changed(["run", "settings", "train", "epochs"], 61), losses),
+        ("runs: a seed never used", runs, changed(["others", 0, 0], 99), losses),
+        ("runs: no others", runs, changed(["others"], ...), losses),
     ]
 
 
