@@ -34,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HUNG = 60   # seconds: a build not done by then is counted as hung (a build takes one or two)
 
 
 def tagged(tag: str) -> list[int]:
@@ -74,12 +75,20 @@ def run(command: list[str], tag: str, how: str | None, delay: float) -> tuple[in
                 os.kill(process.pid, getattr(signal, how))
         except ProcessLookupError:
             pass
-    end = None
-    while any(reader.is_alive() for reader in readers):
+    end, deadline = None, time.monotonic() + HUNG
+    while any(reader.is_alive() for reader in readers) and time.monotonic() < deadline:
         if end is None and ended(process.pid):
             end = time.monotonic()
         time.sleep(0.002)
     last = time.monotonic()
+    if last >= deadline:   # hung: stop it and everything it started, so the next builds can run
+        for pid in tagged(tag) + [process.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait()
+        return "hung", last - (end or last)
     process.wait()
     return process.returncode, last - (end or last)
 
@@ -127,10 +136,10 @@ def main() -> None:
                 os.kill(pid, signal.SIGKILL)
         print(f"{'kind':<9} {'builds':>6} {'finished':>8}  {'exit statuses':<28} {'longest wait':>12}  left")
         for how, results in rows.items():
-            statuses = Counter(status for status, *_ in results)
+            statuses = Counter(str(status) for status, *_ in results)
             left = sum(len(l) for _, _, l, _ in results)
             folders = sum(len(f) for *_, f in results)
-            print(f"{how:<9} {len(results):>6} {statuses.get(0, 0):>8}  "
+            print(f"{how:<9} {len(results):>6} {statuses.get('0', 0):>8}  "
                   f"{', '.join(f'{s}: {n}' for s, n in sorted(statuses.items())):<28} "
                   f"{max(w for _, w, _, _ in results):>10.3f} s  {left} processes, {folders} temporary folders")
 

@@ -7,8 +7,9 @@ rules here are few and strict:
 
 - One object, `Helpers`, owns every helper, in one `with` block: leaving the
   block by any path (done, an error, Ctrl-C, SIGTERM) kills them and waits
-  until they are gone. Nothing is started before the block is entered, so a
-  Ctrl-C at any moment finds each helper either not started or known to it.
+  until they are gone, and a Ctrl-C in the middle of that waits for it to be
+  done. Nothing is started before the block is entered, so a Ctrl-C at any
+  moment finds each helper either not started or known to it.
 - Each worker asks the kernel to kill it when its parent dies
   (PR_SET_PDEATHSIG; the first worker's parent is the build, the second's
   the first), and checks that its parent is still there once it has asked.
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from engine.mathtex import Katex
+from engine.output import HeldStops
 
 PR_SET_PDEATHSIG = 1         # prctl(2): the signal this process gets when its parent dies
 PR_SET_CHILD_SUBREAPER = 36  # prctl(2): orphaned descendants are handed to this process, not to init
@@ -59,12 +61,17 @@ class Helpers:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        # A Ctrl-C or SIGTERM now must not cut the clean-up short (the workers would outlive the build):
+        # it waits, and is then dropped. The block has ended already, by an error or having done its work.
+        with HeldStops():
+            self.close()
 
     def close(self) -> None:
         """Stop every helper, also in the middle of its work, and wait until each is gone."""
-        self.katex.close()
-        self.drawing.close()
+        try:
+            self.katex.close()
+        finally:
+            self.drawing.close()
 
 
 def die_with_parent(parent: int) -> bool:

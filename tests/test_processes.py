@@ -243,3 +243,27 @@ def test_a_worker_that_dies_mid_job_stops_the_build_instead_of_leaving_it_waitin
                 collect()
             assert time.monotonic() - started < 10
     assert children_of_this_process() == before
+
+
+def test_a_ctrl_c_while_the_helpers_are_stopped_does_not_cut_the_stopping_short(monkeypatch):
+    """A Ctrl-C just as a build ends used to skip the workers' clean-up: the build then waited for them for ever."""
+    from engine import mathtex
+    from engine.workers import Helpers
+    close = mathtex.Katex.close
+
+    def interrupted(katex):
+        os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C, in the middle of the clean-up
+        close(katex)
+
+    monkeypatch.setattr(mathtex.Katex, "close", interrupted)
+    before = children_of_this_process()
+    helpers = Helpers()
+    try:
+        with helpers:
+            helpers.drawing.start()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    left = children_of_this_process()
+    helpers.drawing.close()   # whatever happened, the test leaves nothing behind
+    assert left == before
