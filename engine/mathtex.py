@@ -29,6 +29,8 @@ from collections import Counter
 from itertools import product
 from pathlib import Path
 
+from engine.output import HeldStops
+
 from engine.cache import Form
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,13 +89,16 @@ class Katex:
         """Start node and let it load KaTeX while Python goes on (nothing if node is not installed)."""
         node = shutil.which("node")
         if self.process is None and node is not None:
-            self.process = subprocess.Popen(
-                [node, *NODE_FLAGS, str(SCRIPT), str(ROOT), str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
-            self.threads = [threading.Thread(target=target, daemon=True)
-                            for target in (self.write, self.read, self.listen)]
-            for thread in self.threads:
-                thread.start()
+            with HeldStops() as held:   # node and its threads are started and known, or none of them
+                self.process = subprocess.Popen(
+                    [node, *NODE_FLAGS, str(SCRIPT), str(ROOT), str(os.getpid())], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                    process_group=0)   # Ctrl-C in a terminal is the build's to handle: it stops node
+                self.threads = [threading.Thread(target=target, daemon=True)
+                                for target in (self.write, self.read, self.listen)]
+                for thread in self.threads:
+                    thread.start()
+            held.stop_if_asked()
         return self
 
     def write(self) -> None:

@@ -17,8 +17,9 @@ rules here are few and strict:
   nobody who waits for the build's output (a pipe on its stderr) waits
   longer than the build itself. Node leaves by itself then: it looks before
   each formula whether the build is still there, and its input closes.
-- The workers have a process group of their own: Ctrl-C in a terminal
-  reaches the build alone, which stops them; and they ignore it anyway.
+- The workers, and node, have process groups of their own: Ctrl-C in a
+  terminal reaches the build alone, which stops them (the workers ignore it
+  anyway).
 - Node starts after the first worker is forked: a worker forked later would
   hold node's input open, and node would never see it end.
 
