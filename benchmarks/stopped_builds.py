@@ -34,47 +34,22 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from stopping import TAG_VARIABLE, ended, stop, tagged  # noqa: E402
+
 HUNG = 60   # seconds: a build not done by then is counted as hung (a build takes one or two)
-
-
-def tagged(tag: str) -> list[int]:
-    """Live processes whose environment carries the tag."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if f"LESSON_STOP_TAG={tag}".encode() in (entry / "environ").read_bytes().split(b"\0") and \
-                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
-
-
-def ended(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def run(command: list[str], tag: str, how: str | None, delay: float) -> tuple[int, float]:
     """Start a build, stop it after `delay` (or not), read its output to the end: (status, caller's extra wait)."""
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True, env={**os.environ, "LESSON_STOP_TAG": tag})
+                               start_new_session=True, env={**os.environ, TAG_VARIABLE: tag})
     readers = [threading.Thread(target=stream.read) for stream in (process.stdout, process.stderr)]
     for reader in readers:
         reader.start()
     time.sleep(delay)
     if how is not None:
-        try:
-            if how == "SIGINT":
-                os.killpg(process.pid, signal.SIGINT)
-            else:
-                os.kill(process.pid, getattr(signal, how))
-        except ProcessLookupError:
-            pass
+        stop(process.pid, how)
     end, deadline = None, time.monotonic() + HUNG
     while any(reader.is_alive() for reader in readers) and time.monotonic() < deadline:
         if end is None and ended(process.pid):

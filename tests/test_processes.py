@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from sitetools import ROOT, run_cli
+from stopping import TAG_VARIABLE, described, ended, stop, tagged
 
 if not Path("/proc/self/environ").is_file():
     pytest.skip("needs /proc to find the processes a build left", allow_module_level=True)
@@ -36,31 +37,13 @@ ROUNDS = 4        # stops of each kind (the issue's full run is 50 and 20: see t
 PROMPT = 2.0      # seconds a caller may wait after the build itself has ended (a worker holding its pipe: forever)
 
 
-def tagged(tag: str) -> list[str]:
-    """The live processes whose environment carries `tag` (zombies hold nothing, so they do not count)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if f"LESSON_TEST_TAG={tag}".encode() not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state != "Z":
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                found.append(f"{entry.name} {command[:80]}")
-        except OSError:   # gone meanwhile
-            pass
-    return found
-
-
 def gone(tag: str, within: float = 2.0) -> list[str]:
     """What is still running of a build after `within` seconds (node may be loading KaTeX when the
     build is killed: it leaves as soon as it can look, a moment later; workers die with the build)."""
     deadline = time.monotonic() + within
     while tagged(tag) and time.monotonic() < deadline:
         time.sleep(0.02)
-    return tagged(tag)
+    return described(tagged(tag))
 
 
 def temporary_folders(out: Path) -> list[str]:
@@ -71,15 +54,7 @@ def start(out: Path, tag: str, *args: str) -> subprocess.Popen:
     """A build in a process group of its own (as a terminal runs it), its output read as a caller would."""
     return subprocess.Popen([sys.executable, "build.py", "--no-cache", "--out", str(out), "-q", *SMALL, *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, "LESSON_TEST_TAG": tag})
-
-
-def ended(pid: int) -> bool:
-    """Whether a child process has ended (a zombie not yet reaped: its exit is seen, it is not waited for)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+                            start_new_session=True, env={**os.environ, TAG_VARIABLE: tag})
 
 
 def finish(process: subprocess.Popen) -> tuple[str, float]:
@@ -112,13 +87,7 @@ def stopped_builds(tmp_path_factory):
         process = start(out, tag)
         delay = draw.uniform(0.05, 2.0)
         time.sleep(delay)
-        try:
-            if how == "SIGINT":
-                os.killpg(process.pid, signal.SIGINT)
-            else:
-                os.kill(process.pid, getattr(signal, how))
-        except ProcessLookupError:
-            pass
+        stop(process.pid, how)
         stderr, waited = finish(process)
         left = gone(tag)
         folders = temporary_folders(out) if how != "SIGKILL" else []
