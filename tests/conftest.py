@@ -13,12 +13,18 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# The tests press Ctrl-C as a terminal does. A test run started with SIGINT ignored (a background job
+# of a shell without job control, `cmd &` in a script) would hand that on to every build it starts,
+# and Python keeps an ignored SIGINT ignored: give this run, and so its builds, a terminal's Ctrl-C.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 for variable, prefix in (("LESSON_CACHE", "lesson-test-cache-"), ("HYPOTHESIS_STORAGE_DIRECTORY", "lesson-hypothesis-")):
     if variable not in os.environ:
