@@ -133,19 +133,46 @@ def test_missing_page_links_home_under_the_sub_path(browser, served):
     page.close()
 
 
-def test_language_switch_lands_on_the_same_section(browser, site):
+SECTION_NOW = """() => {   // the section whose heading the reader sees at the top (the browser's own geometry)
+    const header = document.querySelector('.site-header').getBoundingClientRect().bottom;
+    let now = null;
+    for (const s of document.querySelectorAll('.lesson-section')) if (s.getBoundingClientRect().top <= header + 40) now = s.id;
+    return now; }"""
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+@pytest.mark.parametrize("start, other", [("zh", "en"), ("en", "zh")])
+def test_language_switch_lands_on_the_section_being_read(playwright, tmp_path, site, start, other, phone):
+    """Jump to a section through the contents, then press the switch as a reader does (Playwright's
+    click and tap bring the link into view first, as the keyboard's focus does): the other page opens
+    on the same section, whichever it is."""
+    context = launch(playwright, tmp_path / "profile", viewport={"width": 375 if phone else 1280, "height": 740},
+                     is_mobile=phone, has_touch=phone)
+    page = context.pages[0]
+    for target in ("data", "backprop", "results", "code"):   # an early, a middle and the last section
+        page.goto((site / start / "index.html").as_uri())
+        page.evaluate("document.querySelector('.toc details').open = true")
+        link = page.locator(f".toc a[href='#{target}']")
+        link.tap() if phone else link.click()
+        page.wait_for_function(f"() => location.hash === '#{target}'")
+        assert page.evaluate(SECTION_NOW) == target
+        switch = page.locator("a.lang-switch")
+        with page.expect_navigation():
+            switch.tap() if phone else switch.click()
+        assert page.url.endswith(f"/{other}/index.html#{target}"), (target, page.url)
+        page.wait_for_function(f"() => ({SECTION_NOW})() === '{target}'")
+    context.close()
+
+
+def test_focusing_the_switch_does_not_move_the_page(browser, site):
+    """The sticky header is in view: giving its link the focus (Tab) must not scroll the page."""
     page = browser.new_page()
-    page.goto((site / "en" / "index.html").as_uri())
-    target = page.eval_on_selector_all(".lesson-section", "s => s.map(x => x.id)")[2]
-    page.goto((site / "en" / "index.html").as_uri() + "#" + target)
-    page.evaluate("document.fonts.ready.then(() => true)")
-    page.wait_for_function(f"() => Math.abs(document.getElementById('{target}').getBoundingClientRect().top) < 120")
-    # A script click: Playwright's own click first scrolls the sticky header's
-    # link "into view", which moves the page away from the section.
-    with page.expect_navigation():
-        page.evaluate("document.querySelector('a.lang-switch').click()")
-    assert page.url.endswith(f"/zh/index.html#{target}")
-    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.goto((site / "en" / "index.html").as_uri() + "#backprop")
+    page.wait_for_function("() => scrollY > 0")
+    before = page.evaluate("scrollY")
+    page.focus("a.lang-switch")
+    page.wait_for_timeout(100)
+    assert page.evaluate("scrollY") == before
     page.close()
 
 
