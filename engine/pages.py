@@ -748,6 +748,8 @@ class PageRenderer:
         self.batch = batch
         self.figures = figures  # lang -> figure id -> Figure
         self.sources: dict[str, tuple[str, str]] = {}   # function -> (file, highlighted source)
+        self.script_parts = script_parts(run.settings)   # the lesson's script (engine/script.py), in parts
+        self.script_html: dict[str, str] = {}            # part -> highlighted
         self.strings = load_strings(content)
         self.values = {**lesson_values(run), **explained, "glossary": load_glossary(content)}
         self.env = jinja2.Environment(
@@ -849,14 +851,16 @@ class PageRenderer:
 
     def script(self, part: str, lang: str) -> Markup:
         """One part of the lesson's script (engine/script.py), highlighted, with its lines in the file."""
-        parts = script_parts(self.run.settings)
+        parts = self.script_parts
         if not isinstance(part, str) or part not in parts:
             raise jinja2.TemplateRuntimeError(f"script(): expected a part among {', '.join(parts)}, got {part!r}")
+        if part not in self.script_html:   # both languages show the same code
+            self.script_html[part] = highlighted(parts[part])
         first, last = line_ranges(parts)[part]
         caption = escape(self.strings[lang]["script_caption"]).format(
             file=Markup(f"<code>{escape(SCRIPT_FILE.rpartition('/')[2])}</code>"), first=first, last=last)
         return Markup(f'<figure class="code" id="code-script-{part}"><figcaption>{caption}</figcaption>'
-                      f"{highlighted(parts[part])}</figure>")
+                      f"{self.script_html[part]}</figure>")
 
     def markdown(self, page: str) -> MarkdownIt:
         """A CommonMark parser whose formulas go to the math batch."""
