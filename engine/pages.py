@@ -302,6 +302,8 @@ def lesson_values(run: Run) -> dict:
         "flat_loss": float(np.mean((ys - ys.mean()) ** 2)),   # the best a constant prediction can do
         "fits_all": misclassified(run) == 0,
         "script_file": SCRIPT_FILE,
+        # The first epoch whose loss is above the one before (a step that overshot), if any.
+        "first_rise": next((e for e in range(2, len(run.losses) + 1) if run.losses[e - 1] > run.losses[e - 2]), None),
     }
 
 
