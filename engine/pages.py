@@ -53,6 +53,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from engine.cache import Cache, Form, only_yours
 from engine.mathtex import MathBatch
 from engine.network import latex_name, predict, sigmoid
+from engine.script import SCRIPT_FILE, line_ranges, script_parts
 from engine.train import Run
 
 LANGS = ("zh", "en")
@@ -231,11 +232,14 @@ def source_code(qualified: str) -> tuple[str, str]:
     """The source of an engine function, read from its file at build time: (file, highlighted HTML)."""
     function = engine_function(qualified)
     module = inspect.getmodule(function)
-    code = inspect.getsource(function)
+    return f"engine/{Path(module.__file__).name}", highlighted(inspect.getsource(function))
+
+
+def highlighted(code: str) -> str:
+    """Python source as highlighted HTML, in one line, its block reachable by keyboard."""
     html = highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight", wrapcode=True))
     # One line of HTML, so the Markdown around it cannot end the block at a blank line.
-    html = html.strip().replace("\n", "&#10;").replace("<pre>", '<pre tabindex="0">', 1)
-    return f"engine/{Path(module.__file__).name}", html
+    return html.strip().replace("\n", "&#10;").replace("<pre>", '<pre tabindex="0">', 1)
 
 
 def engine_function(qualified) -> object:
@@ -297,6 +301,9 @@ def lesson_values(run: Run) -> dict:
         "random_init": s.init_random,
         "flat_loss": float(np.mean((ys - ys.mean()) ** 2)),   # the best a constant prediction can do
         "fits_all": misclassified(run) == 0,
+        "script_file": SCRIPT_FILE,
+        # The first epoch whose loss is above the one before (a step that overshot), if any.
+        "first_rise": next((e for e in range(2, len(run.losses) + 1) if run.losses[e - 1] > run.losses[e - 2]), None),
     }
 
 
@@ -743,6 +750,8 @@ class PageRenderer:
         self.batch = batch
         self.figures = figures  # lang -> figure id -> Figure
         self.sources: dict[str, tuple[str, str]] = {}   # function -> (file, highlighted source)
+        self.script_parts = script_parts(run.settings)   # the lesson's script (engine/script.py), in parts
+        self.script_html: dict[str, str] = {}            # part -> highlighted
         self.strings = load_strings(content)
         self.values = {**lesson_values(run), **explained, "glossary": load_glossary(content)}
         self.env = jinja2.Environment(
@@ -819,6 +828,7 @@ class PageRenderer:
             "partial": lambda name, **values: self.partial(name, lang, page, **values),
             "formula": lambda formula_id, which="numeric": self.formula(formula_id, which, page),
             "code": lambda qualified: self.code(qualified, lang),
+            "script": lambda part: self.script(part, lang),
         }
 
     def prose_context(self, lang: str, page: str, held: HeldHtml) -> dict:
@@ -828,6 +838,7 @@ class PageRenderer:
             "partial": lambda name, **values: held.hold(self.prose_partial(name, lang, page, **values)),
             "formula": lambda formula_id, which="numeric": held.hold(self.formula(formula_id, which, page)),
             "code": lambda qualified: held.hold(self.code(qualified, lang)),
+            "script": lambda part: held.hold(self.script(part, lang)),
         }
 
     def code(self, qualified: str, lang: str) -> Markup:
@@ -839,6 +850,19 @@ class PageRenderer:
         caption = escape(self.strings[lang]["code_caption"].format(file=file, name=f"{name}()"))
         return Markup(f'<figure class="code" id="code-{name}"><figcaption><code>{caption}</code></figcaption>'
                       f"{html}</figure>")
+
+    def script(self, part: str, lang: str) -> Markup:
+        """One part of the lesson's script (engine/script.py), highlighted, with its lines in the file."""
+        parts = self.script_parts
+        if not isinstance(part, str) or part not in parts:
+            raise jinja2.TemplateRuntimeError(f"script(): expected a part among {', '.join(parts)}, got {part!r}")
+        if part not in self.script_html:   # both languages show the same code
+            self.script_html[part] = highlighted(parts[part])
+        first, last = line_ranges(parts)[part]
+        caption = escape(self.strings[lang]["script_caption"]).format(
+            file=Markup(f"<code>{escape(SCRIPT_FILE.rpartition('/')[2])}</code>"), first=first, last=last)
+        return Markup(f'<figure class="code" id="code-script-{part}"><figcaption>{caption}</figcaption>'
+                      f"{self.script_html[part]}</figure>")
 
     def markdown(self, page: str) -> MarkdownIt:
         """A CommonMark parser whose formulas go to the math batch."""

@@ -27,6 +27,7 @@ from engine.cache import FOLDER as cache_folder, Cache, Form
 from engine.network import loss_and_gradient, predict
 from engine.pages import (LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings,
                           starts_alt)
+from engine.script import SCRIPT_FILE, lesson_script
 from engine.single_file import single_page
 from engine.strict import check
 from engine.workers import Helpers, Job
@@ -169,6 +170,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
     files.update(static_files(paths.templates / "static"))
     files["assets/code.css"] = code_stylesheet()
     files.update(data_files(run))
+    files[SCRIPT_FILE] = lesson_script(run.settings).encode("utf-8")   # the lesson's own script, section 11
     files[".nojekyll"] = b""
     found = check(files, paths.content, paths.config, overrides, settings, strict)   # reads the pages only
     with clock.step("figures (waited for)"):
