@@ -327,7 +327,7 @@ def alt_texts(run: Run, strings: dict, lang: str) -> dict[str, str]:
         "final": alt["final" if v["fits_all"] else "final_stuck"].format(
             **common, y_min=fixed(final_curve.min(), 2), y_max=fixed(final_curve.max(), 2),
             loss=sig(run.final_loss)),
-        "loss": alt["loss"].format(**common),
+        "loss": alt["loss"].format(**common, flat=sig(v["flat_loss"])),
         "animation": alt["animation"].format(**common),
         "hidden": alt["hidden" if v["fits_all"] else "hidden_stuck"].format(
             **common, units=run.settings.layers[1],

@@ -246,3 +246,20 @@ def test_loss_prose_gives_the_epoch_the_loss_falls_below_the_line(default_site, 
             "zh": [f"从第 {cross} 轮起", f"直到第 {half} 轮", f"只用了 {cross} 轮", f"{flat:.4f}"]}[lang]
     for phrase in said:
         assert phrase in text, phrase
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_alt_texts_describe_the_reference_line_and_the_starting_units(default_site, lang):
+    """A screen reader hears the line's value and where each starting unit switches (-b/w, from the settings)."""
+    html = (default_site / lang / "index.html").read_text(encoding="utf-8")
+
+    def alt_of(figure_id: str) -> str:
+        at = html.index(f'id="figure-{figure_id}"')
+        return re.search(r'<img [^>]*alt="([^"]*)"', html[at:]).group(1)
+
+    assert f"{flat_of(plain.DESIGN_POINTS):.4f}" in alt_of("loss")
+    start = alt_of("hidden-start")
+    centre = -plain.DESIGN_INIT["b2_1"] / plain.DESIGN_INIT["w12_1"]     # unit 2 switches inside the data
+    assert f"x ≈ {centre:.2f}" in start
+    trained = alt_of("hidden")
+    assert f"x ≈ {centre:.2f}" not in trained
