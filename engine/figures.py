@@ -156,13 +156,13 @@ def log_epochs(ax, epochs: int) -> None:
 
     On a log axis epochs 1 to 10 take as much room as 1000 to 10,000, so the
     first epochs' fall is as visible as the slow end. Labels are whole numbers;
-    the ticks between them get labels only when fewer than two powers of ten show.
+    when fewer than two powers of ten show, 2, 3, 5, 20, 30, 50 are labelled too.
     """
     ax.set_xscale("log")
     ax.set_xlim(1, max(2, epochs))
-    whole = FuncFormatter(lambda value, pos: f"{value:.0f}")
-    ax.xaxis.set_major_formatter(whole)
-    ax.xaxis.set_minor_formatter(whole if epochs < 100 else NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, pos: f"{value:.0f}"))
+    between = FuncFormatter(lambda value, pos: f"{value:.0f}" if f"{value:.0f}"[0] in "235" else "")
+    ax.xaxis.set_minor_formatter(between if epochs < 100 else NullFormatter())
 
 
 def flat_loss(run: Run) -> float:
