@@ -1,12 +1,14 @@
 """Draw the lesson's figures and the training animation with matplotlib.
 
-Static figures (the points, the starting curve, the final fit, the loss curve)
-are SVG, so they stay sharp on a projector; each is drawn once with the words
-of every language and written as one file per language. The
-animation frames carry no words of either language (x, y-hat, E, epoch), so one
-set serves both pages: each frame shows the fitted curve over the points and
-the loss so far. Frames are drawn by blitting: the axes, ticks and points are
-drawn once, and each frame only redraws the lines and text that change.
+Static figures (the points, the starting curve, the final fit, the loss curve,
+the hidden units at the start and after training) are SVG, so they stay sharp
+on a projector; each is drawn once with the words of every language and
+written as one file per language. The animation frames carry no words of
+either language, only the lesson's symbols and numbers (x, ŷ, ȳ, the epoch e,
+the loss E), so one set serves both pages and each page's caption says what the
+symbols mean: each frame shows the fitted curve over the points and the loss so
+far. Frames are drawn by blitting: the axes, ticks and points are drawn once,
+and each frame only redraws the lines and text that change.
 
 Only the `Figure` class and the Agg canvas are used, never pyplot, so nothing
 here depends on a display or on global figure state. Every function returns
@@ -27,7 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.text import Text
-from matplotlib.ticker import LogFormatterSciNotation
+from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, NullFormatter
 from PIL import Image
 
 from engine import images
@@ -50,6 +52,8 @@ INK = "#1f2933"
 GRID = "#d9dee5"
 CURVE = "#3559c7"
 LOSS = "#b4451f"
+FLAT = "#52606d"      # the reference line: the loss of the best constant prediction
+FLAT_DASHES = (0, (5, 3))
 FITS = "#1c8a5a"      # points labelled 1
 FAILS = "#c2410c"     # points labelled 0
 UNIT_COLOURS = ["#7c3aed", "#0f766e", "#b45309", "#be185d", "#1d4ed8"]
@@ -73,6 +77,7 @@ class Labels:
     curve: str      # legend: the network's prediction
     epoch: str      # axis label for the epoch
     loss: str       # axis label for the loss
+    flat: str       # the reference line: the best constant prediction ŷ = ȳ, with its {loss}
     hidden: str     # panel title: the hidden units' outputs
     output: str     # panel title: the network's output
     recommended: str  # title of the recommended start
@@ -121,10 +126,12 @@ def configure_matplotlib() -> None:
 
 
 class PowerLabels(LogFormatterSciNotation):
-    """Log-axis labels as plain text, 10⁻² and 2×10⁻¹.
+    """Log-axis labels as plain text: 10⁻² for a power of ten, 0.25 between them.
 
     matplotlib writes them in TeX ($\\mathdefault{10^{-2}}$), and building
     its math parser costs a twentieth of a second in every process that draws.
+    Between powers (labelled when the axis spans less than a decade or so) it
+    would write 2.5×10⁻¹, which is longer than the number.
     """
 
     def __call__(self, x, pos=None):
@@ -132,8 +139,9 @@ class PowerLabels(LogFormatterSciNotation):
         tex = re.fullmatch(r"\$\\mathdefault\{(.*)\}\$", label)
         if tex is None:
             return label
-        text = tex.group(1).replace("\\times", "×")
-        return re.sub(r"\^\{(-?\d+)\}", lambda power: power.group(1).translate(SUPERSCRIPT), text)
+        if "\\times" in tex.group(1):
+            return f"{x:.3g}"
+        return re.sub(r"\^\{(-?\d+)\}", lambda power: power.group(1).translate(SUPERSCRIPT), tex.group(1))
 
 
 def log_scale(ax) -> None:
@@ -141,6 +149,35 @@ def log_scale(ax) -> None:
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(PowerLabels())
     ax.yaxis.set_minor_formatter(PowerLabels(labelOnlyBase=False))
+
+
+def log_epochs(ax, epochs: int) -> None:
+    """A log-scale epoch axis from 1 to the last epoch, labelled 1, 10, 100, 1000.
+
+    On a log axis epochs 1 to 10 take as much room as 1000 to 10,000, so the
+    first epochs' fall is as visible as the slow end. Labels are whole numbers;
+    when fewer than two powers of ten show, 2, 3, 5, 20, 30, 50 are labelled too.
+    """
+    ax.set_xscale("log")
+    ax.set_xlim(1, max(2, epochs))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, pos: f"{value:.0f}"))
+    between = FuncFormatter(lambda value, pos: f"{value:.0f}" if f"{value:.0f}"[0] in "235" else "")
+    ax.xaxis.set_minor_formatter(between if epochs < 100 else NullFormatter())
+
+
+def flat_loss(run: Run) -> float:
+    """The loss of the best constant prediction, ŷ = ȳ for every x: the mean of (y - ȳ)²."""
+    ys = np.array([y for _, y in run.settings.points], dtype=float)
+    return float(np.mean((ys - ys.mean()) ** 2))
+
+
+def flat_line(ax, run: Run):
+    """The loss of the best constant prediction as a dashed line across the loss axes (None if it is 0:
+    a log axis cannot show it, and no network would have anything to learn)."""
+    flat = flat_loss(run)
+    if flat <= 0:
+        return None
+    return ax.axhline(flat, color=FLAT, linewidth=1.2, linestyle=FLAT_DASHES, zorder=1)
 
 
 def x_range(run: Run) -> tuple[float, float]:
@@ -295,40 +332,53 @@ def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
 
 
 def loss_figure(run: Run, languages: Languages) -> dict[str, bytes]:
-    """The loss of every epoch on a log scale."""
+    """The loss of every epoch, both axes on a log scale, under the loss of the best constant prediction."""
     fig = new_figure(6.4, 3.2, top=0.95)
     ax = fig.add_subplot()
     epochs = np.arange(1, len(run.losses) + 1)
-    ax.plot(epochs, run.losses, color=LOSS, linewidth=2)
+    ax.plot(epochs, run.losses, color=LOSS, linewidth=2, zorder=2)
     log_scale(ax)
-    ax.set_xlim(1, max(2, len(run.losses)))
+    log_epochs(ax, len(run.losses))
     ax.grid(True, which="major", color=GRID, linewidth=0.6)
+    if flat_line(ax, run) is not None:
+        # Its words in every language, each with the value: at the right end, just above the line.
+        flat = flat_loss(run)
+        for lang, words in languages.items():
+            ax.annotate(words.flat.format(loss=f"{flat:.4g}"), (0.99, flat), xycoords=ax.get_yaxis_transform(),
+                        xytext=(0, 2.5), textcoords="offset points", ha="right", va="bottom", fontsize=10,
+                        color=FLAT, family=words.fonts, gid=words_id(lang))
     label_axes(fig, ax, languages, x="epoch", y="loss")
     return svg_files(fig, languages)
 
 
-def hidden_figure(run: Run, params, languages: Languages) -> dict[str, bytes]:
-    """The first hidden layer's units a^{(1)}_j(x) beside the output they add up to."""
+def hidden_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
+    """The first hidden layer's units a^{(1)}_j(x) beside the output they add up to, drawn twice:
+    at the starting values ("hidden-start") and after training ("hidden"). Name -> language -> SVG."""
     network = run.settings.network
     xs = curve_xs(run)
-    W, B = network.unpack(params)
-    a = forward(W, B, xs)
     fig = new_figure(8.0, 3.4, top=0.9, wspace=0.25)
     left, right = fig.subplots(1, 2, sharex=True)
-    for j in range(network.layers[1]):
-        left.plot(xs, a[1][:, j], linewidth=2.2, color=UNIT_COLOURS[j % len(UNIT_COLOURS)],
-                  label=f"a⁽¹⁾{str(j + 1).translate(SUBSCRIPT)}")
+    units = [left.plot([], [], linewidth=2.2, color=UNIT_COLOURS[j % len(UNIT_COLOURS)],
+                       label=f"a⁽¹⁾{str(j + 1).translate(SUBSCRIPT)}")[0] for j in range(network.layers[1])]
     left.set_xlim(*x_range(run))
     left.set_ylim(-0.05, 1.05)
     left.grid(True, color=GRID, linewidth=0.6)
-    left.legend(frameon=False, loc="best")
     draw_points(right, run)
-    right.plot(xs, a[-1][:, 0], color=CURVE, linewidth=2.4, label="ŷ")
+    output, = right.plot([], [], color=CURVE, linewidth=2.4, label="ŷ")
     for ax, title in ((left, "hidden"), (right, "output")):
         ax.set_title("", fontsize=11)
         translate(fig, ax.title, {lang: getattr(words, title) for lang, words in languages.items()}, languages)
         label_axes(fig, ax, languages, x="x")
-    return svg_files(fig, languages)
+    drawn = {}
+    for name, params in (("hidden-start", run.initial.params), ("hidden", run.final_params)):
+        W, B = network.unpack(params)
+        a = forward(W, B, xs)
+        for j, unit in enumerate(units):
+            unit.set_data(xs, a[1][:, j])
+        output.set_data(xs, a[-1][:, 0])
+        left.legend(frameon=False, loc="best")   # placed anew where these curves leave room
+        drawn[name] = svg_files(fig, languages)
+    return drawn
 
 
 def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages) -> dict[str, bytes]:
@@ -354,8 +404,11 @@ def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages)
 
 
 def loss_limits(run: Run) -> tuple[float, float]:
-    """Fixed log-scale limits that hold every loss of the run."""
+    """Fixed log-scale limits that hold every loss of the run and the reference line."""
+    flat = flat_loss(run)
     lo, hi = min(run.losses), max(run.losses)
+    if flat > 0:
+        lo, hi = min(lo, flat), max(hi, flat)
     lo = max(lo, 1e-12)
     return lo / 1.6, hi * 1.6
 
@@ -372,31 +425,37 @@ class FrameDrawer:
         self.fig.subplots_adjust(left=0.07, right=0.965, bottom=0.16, top=0.86, wspace=0.3)
         self.xs = curve_xs(run)
 
+        # Only symbols and numbers, no words: the page's caption says what they mean, in its language.
         draw_points(self.fit_ax, run)
         self.fit_ax.set_xlabel("x")
         self.fit_ax.set_ylabel("ŷ", rotation=0, labelpad=10)
         log_scale(self.loss_ax)
-        self.loss_ax.set_xlim(0, len(run.losses))
+        log_epochs(self.loss_ax, len(run.losses))
         self.loss_ax.set_ylim(*loss_limits(run))
-        self.loss_ax.set_xlabel("epoch")
+        self.loss_ax.set_xlabel("e")
         self.loss_ax.set_ylabel("E", rotation=0, labelpad=10)
         self.loss_ax.grid(True, which="major", color=GRID, linewidth=0.6)
+        if flat_line(self.loss_ax, run) is not None:
+            self.loss_ax.annotate("ŷ = ȳ", (0.98, flat_loss(run)), xycoords=self.loss_ax.get_yaxis_transform(),
+                                  xytext=(0, 3), textcoords="offset points", ha="right", va="bottom", fontsize=10,
+                                  color=FLAT)
 
         self.curve, = self.fit_ax.plot([], [], color=CURVE, linewidth=2.4, animated=True)
         self.loss_line, = self.loss_ax.plot([], [], color=LOSS, linewidth=1.8, animated=True)
-        self.loss_dot, = self.loss_ax.plot([], [], "o", color=LOSS, markersize=6, animated=True)
-        # The title "epoch  100    E = 0.12345": its words are drawn once with the
+        self.loss_dot, = self.loss_ax.plot([], [], "o", color=LOSS, markersize=6, animated=True, clip_on=False)
+        # The title "e = 100    E = 0.12345": its symbols are drawn once with the
         # background, its two numbers in each frame (text is most of a frame's drawing
         # time, a space as costly as a digit). The font is monospaced, so every
         # character has a fixed place: the numbers end where the whole title would put them.
         style = {"va": "baseline", "fontsize": 13, "family": "DejaVu Sans Mono"}
         epoch_width, loss_width = len(str(run.settings.epochs)), len(f"{max(run.losses):.5f}")
-        words = self.fig.text(0.5, TITLE_BASELINE, f"epoch {'':{epoch_width}}    E = {'':{loss_width}}",
-                              ha="center", **style)
-        box = words.get_window_extent(self.canvas.get_renderer()).transformed(self.fig.transFigure.inverted())
-        advance = box.width / len(words.get_text())
-        self.epoch = self.fig.text(box.x0 + advance * (6 + epoch_width), TITLE_BASELINE, "", ha="right",
-                                   animated=True, **style)
+        epoch_label = "e = "
+        symbols = self.fig.text(0.5, TITLE_BASELINE, f"{epoch_label}{'':{epoch_width}}    E = {'':{loss_width}}",
+                                ha="center", **style)
+        box = symbols.get_window_extent(self.canvas.get_renderer()).transformed(self.fig.transFigure.inverted())
+        advance = box.width / len(symbols.get_text())
+        self.epoch = self.fig.text(box.x0 + advance * (len(epoch_label) + epoch_width), TITLE_BASELINE, "",
+                                   ha="right", animated=True, **style)
         self.loss = self.fig.text(box.x1, TITLE_BASELINE, "", ha="right", animated=True, **style)
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
@@ -478,7 +537,7 @@ def figure_files(run: Run, others, progress=None, *, words: dict[str, dict], gro
     elif group == "loss":
         drawn = {"loss": loss_figure(run, languages)}
     elif group == "hidden":
-        drawn = {"hidden": hidden_figure(run, run.final_params, languages)}
+        drawn = hidden_figures(run, languages)
     elif group == "starts":
         drawn = {"starts": starts_figure(run, others, languages)}
     else:

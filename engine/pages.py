@@ -297,6 +297,8 @@ def lesson_values(run: Run) -> dict:
         "fit_xs": xs[ys >= 0.5].tolist(),
         "fail_xs": xs[ys < 0.5].tolist(),
         "loss_at": lambda epoch: run.losses[epoch - 1],
+        # The first epoch whose loss is below a level (None if none is): where the loss curve crosses it.
+        "first_below": lambda level: next((e for e, loss in enumerate(run.losses, start=1) if loss < level), None),
         "sigmoid": lambda z: float(sigmoid(z)),
         "random_init": s.init_random,
         "flat_loss": float(np.mean((ys - ys.mean()) ** 2)),   # the best a constant prediction can do
@@ -332,21 +334,24 @@ def alt_texts(run: Run, strings: dict, lang: str) -> dict[str, str]:
         "final": alt["final" if v["fits_all"] else "final_stuck"].format(
             **common, y_min=fixed(final_curve.min(), 2), y_max=fixed(final_curve.max(), 2),
             loss=sig(run.final_loss)),
-        "loss": alt["loss"].format(**common),
+        "loss": alt["loss"].format(**common, flat=sig(v["flat_loss"])),
         "animation": alt["animation"].format(**common),
         "hidden": alt["hidden" if v["fits_all"] else "hidden_stuck"].format(
             **common, units=run.settings.layers[1],
-            hidden_desc=alt["unit_join"].join(hidden_units(run, alt))),
+            hidden_desc=alt["unit_join"].join(hidden_units(run, run.final_params, alt))),
+        "hidden-start": alt["hidden_start"].format(
+            **common, units=run.settings.layers[1], y_min=fixed(init_curve.min(), 2), y_max=fixed(init_curve.max(), 2),
+            hidden_desc=alt["unit_join"].join(hidden_units(run, run.initial.params, alt))),
     }
 
 
-def hidden_units(run: Run, alt: dict) -> list[str]:
-    """Describe each first-layer unit after training: where its sigmoid switches, and which way."""
-    final = run.named(run.final_params)
+def hidden_units(run: Run, params, alt: dict) -> list[str]:
+    """Describe each first-layer unit at these parameters: where its sigmoid switches, and which way."""
+    named = run.named(params)
     lo, hi = min(x for x, _ in run.settings.points), max(x for x, _ in run.settings.points)
     described = []
     for j in range(1, run.settings.layers[1] + 1):
-        w, b = final[f"w1{j}_1"], final[f"b{j}_1"]
+        w, b = named[f"w1{j}_1"], named[f"b{j}_1"]
         name = f"a⁽¹⁾{chr(0x2080 + j)}"
         at = -b / w if w != 0 else float("inf")   # sigma(w x + b) = 1/2 where w x + b = 0
         if not lo <= at <= hi:

@@ -35,7 +35,7 @@ from engine.workers import Helpers, Job
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height
     "scatter": (640, 360), "initial": (640, 360), "final": (640, 360),
-    "loss": (640, 320), "hidden": (800, 340),
+    "loss": (640, 320), "hidden-start": (800, 340), "hidden": (800, 340),
 }
 FRAME_SIZE = (800, 340)
 # The static figures in groups, each a drawing job (engine.figures.figure_files), the most work first:
