@@ -1,7 +1,7 @@
 """Read the experiment's settings once and check them.
 
 The settings live in `content/lesson.toml` (sections `data`, `network`, `init`,
-`train`); any key can be overridden from the command line with
+`train`, and the optional `site`); any key can be overridden from the command line with
 `--set SECTION.KEY=VALUE`, where VALUE is read as TOML. Everything is validated
 here, once, into frozen objects that the rest of the build trusts. A bad value
 raises `SettingsError`, whose message is one line: the key, what was expected,
@@ -42,6 +42,8 @@ SETTINGS_HELP = {
     "train.epochs": "how many full passes over the data, a whole number >= 1 (default 5000)",
     "train.display_every": "a snapshot (animation frame) every this many epochs, between 1 and "
                            "train.epochs, at most 1000 frames in all (default 100)",
+    "site.repository": "optional: the https URL of the lesson's source repository, linked from the page's "
+                       "foot and from the appendix on rebuilding it (default: none, and no link)",
 }
 
 KNOWN_KEYS = {
@@ -49,6 +51,7 @@ KNOWN_KEYS = {
     "network": {"layers"},
     "init": {"random", "seed"},  # plus the parameter names of the network
     "train": {"learning_rate", "epochs", "display_every"},
+    "site": {"repository"},
 }
 
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
@@ -62,6 +65,9 @@ MAX_NESTING = 20        # data.points nests 2 deep; the parser takes about 3 of 
 MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
 MAX_NODES = 9   # parameter names like w12_1 use one digit per node index
 PARAM_NAME = re.compile(r"^(w[1-9][1-9]|b[1-9])_[1-9]$")
+# An https address of a web page: a host, then a path, query or fragment without spaces, quotes or brackets.
+HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!#-&(-;=?-~]*)?")
+MAX_URL = 2000
 
 
 class SettingsError(Exception):
@@ -84,6 +90,7 @@ class Settings:
     learning_rate: float
     epochs: int
     display_every: int
+    repository: str | None = None   # where the lesson's source lives, if the settings say
 
     @property
     def network(self) -> Network:
@@ -96,7 +103,8 @@ class Settings:
         return dict(self.init)
 
     def as_dict(self) -> dict[str, Any]:
-        """The resolved settings as plain data, in the shape of lesson.toml."""
+        """The resolved settings as plain data, in the shape of lesson.toml (`site` only if it says something)."""
+        site = {"site": {"repository": self.repository}} if self.repository else {}
         return {
             "data": {"points": [list(p) for p in self.points]},
             "network": {"layers": list(self.layers)},
@@ -106,6 +114,7 @@ class Settings:
                 "epochs": self.epochs,
                 "display_every": self.display_every,
             },
+            **site,
         }
 
 
@@ -232,8 +241,8 @@ def validate(raw: dict[str, Any]) -> Settings:
             raise SettingsError(section, f"one of the sections {', '.join(KNOWN_KEYS)}", "an unknown section")
         if not isinstance(table, dict):
             raise SettingsError(section, "a table of settings", describe(table))
-    data, network, init, train = (raw.get(s, {}) for s in KNOWN_KEYS)
-    for section, table in (("data", data), ("network", network), ("train", train)):
+    data, network, init, train, site = (raw.get(s, {}) for s in KNOWN_KEYS)
+    for section, table in (("data", data), ("network", network), ("train", train), ("site", site)):
         for key in table:
             if key not in KNOWN_KEYS[section]:
                 known = ", ".join(sorted(KNOWN_KEYS[section]))
@@ -256,7 +265,18 @@ def validate(raw: dict[str, Any]) -> Settings:
     if learning_rate <= 0:
         raise SettingsError("train.learning_rate", "a number > 0", repr(learning_rate))
     init_random, init_seed, init_values = validate_init(init, Network(layers))
-    return Settings(points, layers, init_values, init_random, init_seed, learning_rate, epochs, display_every)
+    repository = validate_repository(site.get("repository"))
+    return Settings(points, layers, init_values, init_random, init_seed, learning_rate, epochs, display_every,
+                    repository)
+
+
+def validate_repository(value: Any) -> str | None:
+    """Check the optional address of the lesson's repository: an https URL that a link can carry as it is."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_URL or not HTTPS_URL.fullmatch(value):
+        raise SettingsError("site.repository", "an https URL such as https://github.com/USER/REPO", describe(value))
+    return value
 
 
 def validate_points(value: Any) -> tuple[tuple[float, float], ...]:

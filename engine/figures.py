@@ -80,7 +80,7 @@ class Labels:
     flat: str       # the reference line: the best constant prediction ŷ = ȳ, with its {loss}
     hidden: str     # panel title: the hidden units' outputs
     output: str     # panel title: the network's output
-    recommended: str  # title of the recommended start
+    recommended: str  # title of this build's own start
     seed: str       # title of a random start, with {seed}
 
     @property
@@ -382,7 +382,7 @@ def hidden_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]
 
 
 def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages) -> dict[str, bytes]:
-    """Final curves of the recommended start and of random starts, each with its final loss."""
+    """Final curves of this build's start and of random starts, each with its final loss."""
     runs = [(None, run)] + others
     columns = 3
     rows = -(-len(runs) // columns)
@@ -394,7 +394,9 @@ def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages)
         ax.plot(xs, predict(each.settings.network, each.final_params, xs), color=CURVE, linewidth=2)
         ax.set_yticks([0, 1])
         ax.set_title("", fontsize=10)
-        titles = {lang: words.recommended if seed is None else words.seed.format(seed=seed)
+        # This build's own start comes first; if it too was drawn at random, its seed is named.
+        mine = f" · seed {run.settings.init_seed}" if run.settings.init_random else ""
+        titles = {lang: words.recommended + mine if seed is None else words.seed.format(seed=seed)
                   for lang, words in languages.items()}
         translate(fig, ax.title, {lang: f"{title}\nE = {each.final_loss:.4f}" for lang, title in titles.items()},
                   languages)

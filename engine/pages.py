@@ -58,7 +58,8 @@ from engine.train import Run
 
 LANGS = ("zh", "en")
 CODE_STYLE = "default"  # a light Pygments style whose colours keep enough contrast
-SECTION_FILE = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
+# A main section is NN-id.md; an appendix, after them all, is X-id.md with X its letter (A, B, ...).
+SECTION_FILE = re.compile(r"^(\d\d|[A-Z])-([a-z0-9-]+)\.md$")
 HEADING_ANCHOR = re.compile(r"\s*\{#([a-z0-9][a-z0-9-]*)\}\s*$")
 # Inline math followed by punctuation stays on one line with it.
 MATH_THEN_PUNCTUATION = re.compile(r"(\x02MATH\d+\x03)([.,;:!?，。；：、）)]+)")
@@ -76,9 +77,14 @@ class Section:
     """One rendered section of the lesson page."""
 
     id: str
-    number: int
+    number: str       # as the file is named: "01", ... for a main section, "A", ... for an appendix
     title: str
     html: str
+
+    @property
+    def appendix(self) -> bool:
+        """An appendix comes after the main sections, which read in one go without it."""
+        return not self.number.isdigit()
 
 
 @dataclass(frozen=True)
@@ -178,14 +184,16 @@ def load_glossary(content: Path) -> list[list[str]]:
     return terms
 
 
-def section_files(content: Path, lang: str) -> list[tuple[int, str, Path]]:
-    """The section files of one language, in order: (number, id, path)."""
+def section_files(content: Path, lang: str) -> list[tuple[str, str, Path]]:
+    """The section files of one language, in order: (number or appendix letter, id, path).
+
+    Names sort digits before capitals, so the appendices come after the main sections."""
     found = []
     for path in sorted((content / lang).glob("*.md")):
         match = SECTION_FILE.match(path.name)
         if not match:
-            raise ContentError(f"{path}: section files are named NN-id.md")
-        found.append((int(match.group(1)), match.group(2), path))
+            raise ContentError(f"{path}: section files are named NN-id.md (an appendix: A-id.md)")
+        found.append((match.group(1), match.group(2), path))
     return found
 
 
@@ -897,7 +905,7 @@ class PageRenderer:
         )
         return md
 
-    def section(self, lang: str, number: int, section_id: str, path: Path) -> Section:
+    def section(self, lang: str, number: str, section_id: str, path: Path) -> Section:
         """Render one section file: Jinja first (numbers), then Markdown (text and math)."""
         page = f"{lang}/index.html ({path.name})"
         source = read_content(self.content, path)
@@ -933,7 +941,9 @@ class PageRenderer:
         """The whole lesson in one language."""
         sections = [self.section(lang, number, sid, path) for number, sid, path in section_files(self.content, lang)]
         template = self.env.get_template("lesson.html")
-        return template.render(**self.page_context(lang, f"{lang}/index.html"), sections=sections,
+        return template.render(**self.page_context(lang, f"{lang}/index.html"),
+                               sections=[s for s in sections if not s.appendix],
+                               appendices=[s for s in sections if s.appendix],
                                other=[code for code in LANGS if code != lang][0],
                                strings=self.strings)
 

@@ -26,7 +26,7 @@ from engine import config, diagram, formulas, images, mathtex, output, train
 from engine.cache import FOLDER as cache_folder, Cache, Form
 from engine.network import loss_and_gradient, predict
 from engine.pages import (LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings,
-                          starts_alt)
+                          misclassified, starts_alt)
 from engine.script import SCRIPT_FILE, lesson_script
 from engine.single_file import single_page
 from engine.strict import check
@@ -163,7 +163,9 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         collect = helpers.drawing.run([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
     with clock.step("pages"):
         explained = explain(run)
-        explained["starts"] = [{"seed": seed, "final_loss": other.final_loss} for seed, other in others]
+        # Each random start beside this build's: its final loss, and how many points it still gets wrong.
+        explained["starts"] = [{"seed": seed, "final_loss": other.final_loss, "wrong": misclassified(other)}
+                               for seed, other in others]
         explained["client"] = client_data(run)
         files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache, katex)
     # What needs no drawing is done while the workers finish theirs.

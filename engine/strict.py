@@ -4,8 +4,8 @@ The build succeeds with them (`build.py` prints each as one line on stderr);
 `--strict` turns every one into a failure before anything is written, as a
 site published by CI should have none. They are:
 
-- a section that exists in one language only (section files are `NN-id.md`;
-  both languages should have the same ids in the same order);
+- a section that exists in one language only (section files are `NN-id.md`,
+  appendices `A-id.md`; both languages should have the same ids in the same order);
 - a formula (`data-formula` attribute) or a figure (`<figure id>`, or an image
   outside a figure) that one language's page shows and the other does not (or
   not as often);
@@ -60,11 +60,11 @@ def section_warnings(content: Path) -> list[str]:
     shown = content.relative_to(Path.cwd()) if content.is_relative_to(Path.cwd()) else content   # shorter
     found = []
     for lang, other in permutations(LANGS, 2):
-        found += [f"{shown / lang}/{number:02d}-{sid}.md: section '{sid}' has no {other} version "
-                  f"(expected {shown / other}/{number:02d}-{sid}.md)"
+        found += [f"{shown / lang}/{number}-{sid}.md: section '{sid}' has no {other} version "
+                  f"(expected {shown / other}/{number}-{sid}.md)"
                   for sid, number in numbers[lang].items() if sid not in numbers[other]]
     first, second = LANGS
-    found += [f"section '{sid}' is number {number:02d} in {first} but {numbers[second][sid]:02d} in {second}"
+    found += [f"section '{sid}' is number {number} in {first} but {numbers[second][sid]} in {second}"
               for sid, number in numbers[first].items() if numbers[second].get(sid, number) != number]
     return found
 

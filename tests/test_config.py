@@ -56,6 +56,13 @@ BAD = [
     ("unparsable-file", [], BAD_TOML, "--config", "line 3"),
     ("set-without-equals", ["train.epochs"], None, "--set", "train.epochs"),
     ("set-without-section", ["epochs=5"], None, "--set", "epochs"),
+    ("repository-http", ["site.repository=http://github.com/u/r"], None, "site.repository", "http://github.com/u/r"),
+    ("repository-no-scheme", ['site.repository="github.com/u/r"'], None, "site.repository", "github.com/u/r"),
+    ("repository-script", ["site.repository=javascript:alert(1)"], None, "site.repository", "javascript:alert(1)"),
+    ("repository-quote", ["site.repository=https://x.org/a\"onmouseover=b"], None, "site.repository", "onmouseover"),
+    ("repository-space", ['site.repository="https://x.org/a b"'], None, "site.repository", "a b"),
+    ("repository-number", ["site.repository=5"], None, "site.repository", "5"),
+    ("site-unknown-key", ["site.repo=https://x.org"], None, "site.repo", "unknown"),
 ]
 IDS = [case[0] for case in BAD]
 
@@ -155,6 +162,16 @@ def test_points_override_parses():
     s = config.load(LESSON_TOML, ["data.points=[[1,0],[2,1]]"])
     assert s.points == ((1.0, 0.0), (2.0, 1.0))
     assert all(isinstance(v, float) for p in s.points for v in p)
+
+
+def test_repository_is_optional_and_kept_as_given():
+    assert config.load(LESSON_TOML).repository is None
+    assert "site" not in config.load(LESSON_TOML).as_dict()   # run.json's settings stay as they were
+    for url in ("https://github.com/USER/REPO", "https://git.example.org:8443/a/b?tab=readme#top"):
+        s = config.load(LESSON_TOML, [f"site.repository={url}"])
+        assert s.repository == url
+        assert config.validate(s.as_dict()) == s
+    assert "site.repository" in config.SETTINGS_HELP
 
 
 def test_integral_float_epochs_accepted():
