@@ -175,9 +175,11 @@ def node_part(prefix: str, pass_: str, network: Network, l: int, j: int, centres
         f'<text class="dg-value" x="{x:.1f}" y="{y + 15:.1f}" text-anchor="middle">{value}</text>'
     )
     if pass_ == "backward" and l > 0:
-        # sigma'(z) = a(1 - a): the step from this node's a back to its z, above the node
-        # (left of the output, whose upper side holds the loss link).
-        fx, fy, anchor = (x - RADIUS - 6, y + 5, "end") if l == network.depth else (x, y - RADIUS - 8, "middle")
+        # sigma'(z) = a(1 - a): the step from this node's a back to its z, above the node on its
+        # outer side, clear of the arrows coming in (left of the output, under the loss link).
+        side = side_of(x)
+        fx, fy, anchor = ((x - RADIUS - 6, y + 5, "end") if l == network.depth
+                          else (x + side * 8, y - RADIUS - 6, "end" if side < 0 else "start"))
         inner += (f'<text class="dg-label dg-factor dg-factor-s" data-factor="s:{j}_{l}" x="{fx:.1f}" '
                   f'y="{fy:.1f}" text-anchor="{anchor}">σ′ = '
                   f'{slot(f"s:{j}_{l}", factors.get(f"s:{j}_{l}", 0.0), 4)}</text>')

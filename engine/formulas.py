@@ -257,17 +257,18 @@ def node_gradient_formulas(network: Network, values: dict[str, float], x: float,
                 symbols = "-2\\,(y_k - \\hat y_k)"
             result = num(value, slot("d", l, j), result=True)
 
-            def numeric(k_tex: str, y_tex: str, rows: bool) -> str:
+            def numeric(k_tex: str, y_tex: str, rows: bool, chain: str) -> str:
                 said = (f"-2\\,({y_tex} - {num(nodes.a[l, j], slot('a', l, j))})" if l == network.depth
-                        else numbers)
+                        else chain)
                 if rows or len(paths) > 1:
                     return aligned(f"{partial(f'E_{{{k_tex}}}', target)} &= {said}", f"&= {result}")
                 return aligned(f"{partial(f'E_{{{k_tex}}}', target)} &= {said} = {result}")
             formulas.append(Formula(
                 "grad-x" if l == 0 else f"grad-a{j}_{l}",
-                aligned(f"{partial('E_k', target)} &= {symbols}"), numeric(str(k), num(y), False),
+                aligned(f"{partial('E_k', target)} &= {symbols}"), numeric(str(k), num(y), False, numbers),
                 value, ((f"dE_{k}/d{target}", value, float(engine[l][0, j - 1])),),
-                card=numeric(k_slot(k), num(y, "y", whole=True), len(paths_to_output(network, l, j)[0]) > 2)))
+                card=numeric(k_slot(k), num(y, "y", whole=True), len(paths_to_output(network, l, j)[0]) > 2,
+                             chain_rows(paths))))
     return formulas
 
 
@@ -326,10 +327,10 @@ def chain_rows(paths: list[list[Factor]], per_row: int = 3) -> str:
 
 
 def mean_card(target: str, name: str, per_sample: list[float], mean: float) -> str:
-    """dE/d(name) = (1/n)(dE_1 + ... + dE_n), every sample's gradient written out, four to a line."""
+    """dE/d(name) = (1/n)(dE_1 + ... + dE_n), every sample's gradient written out, two to a line (a card is narrow)."""
     n = len(per_sample)
     terms = [num(value, f"g{k}:{name}") for k, value in enumerate(per_sample, start=1)]
-    lines = [" + ".join(terms[start:start + 4]) for start in range(0, n, 4)]
+    lines = [" + ".join(terms[start:start + 2]) for start in range(0, n, 2)]
     rows = [f"{partial('E', target)} &= \\tfrac{{1}}{{{n}}}\\big({lines[0]}"]
     rows += [f"&\\quad + {line}" for line in lines[1:]]
     rows[-1] += "\\big)"
