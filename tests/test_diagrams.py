@@ -166,6 +166,11 @@ def test_a_click_pins_the_card_and_a_second_click_closes_it(desktop, default_sit
             page.mouse.move(5, 5)
             page.wait_for_timeout(350)
             assert not card_open(page, part), f"{part}: a second click left its card open"
+    # A click on the card itself (to select its text, to scroll a long formula) keeps it.
+    page.mouse.click(*point_on(page, "bwd-w11_1"))
+    page.click("#card-bwd-w11_1 .card-title")
+    page.wait_for_timeout(350)
+    assert card_open(page, "bwd-w11_1")
     page.close()
 
 
@@ -461,6 +466,10 @@ def test_new_parameters_redraw_every_number_for_the_chosen_sample(desktop, defau
     assert "77" in page.text_content("#figure-diagram-backward [data-moment]")
     page.select_option("#sample-forward", "mean")
     check_numbers(page, layers, names, values, points, "mean")
+    # Values of no epoch (typed by the reader) are not passed off as an epoch's.
+    page.evaluate("v => document.dispatchEvent(new CustomEvent('lesson:params', {detail: {values: v, epoch: null}}))",
+                  values)
+    assert "epoch" not in page.text_content("#figure-diagram-backward [data-moment]")
     # The snapshot scrubber announces its snapshot's parameters the same way.
     page.select_option("#sample-forward", str(data["example"]))
     page.eval_on_selector("#scrubber-range", "r => { r.value = 10; r.dispatchEvent(new Event('input')); }")

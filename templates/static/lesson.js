@@ -110,6 +110,7 @@
     var shown = null;     // the part whose card is shown: the pinned one, or the one under the pointer
     var pressed = null;   // during a click or tap: the part pressed, and whether it was pinned before
     var leaveTimer = null;
+    var lastPress = 0;    // when the pointer last went down anywhere: presses close cards their own way
 
     function cardOf(part) { return document.getElementById(part.getAttribute("data-card")); }
 
@@ -137,10 +138,11 @@
     each(".dg-item", figure, function (part) {
       part.setAttribute("aria-expanded", "false");
       part.addEventListener("pointerdown", function () {
-        pressed = { part: part, wasPinned: pinned === part };
+        pressed = { part: part, wasPinned: pinned === part, at: Date.now() };
       });
       part.addEventListener("focus", function () {
-        if (!pressed) pin(part);   // reached by the keyboard; a press decides on its click
+        // Reached by the keyboard: show. A press (a click or a tap) decides on its click instead.
+        if (!pressed || Date.now() - pressed.at > 1000) pin(part);
       });
       part.addEventListener("click", function () {
         var wasPinned = pressed && pressed.part === part ? pressed.wasPinned : pinned === part;
@@ -163,7 +165,8 @@
       });
     });
     figure.addEventListener("focusout", function (event) {
-      if (!pressed && !figure.contains(event.relatedTarget)) close();
+      // Tab or Shift+Tab out of the figure closes; a click on the card itself must not.
+      if (!pressed && Date.now() - lastPress > 1000 && !figure.contains(event.relatedTarget)) close();
     });
     document.addEventListener("keydown", function (event) {
       if (event.key === "Escape" && shown) close();
@@ -171,6 +174,7 @@
     document.addEventListener("pointerdown", function (event) {
       // A press elsewhere closes the card: outside the figure, or on the drawing between its parts.
       var target = event.target;
+      lastPress = Date.now();
       var inPart = target.closest && target.closest(".dg-item");
       if (!inPart) pressed = null;
       if (shown && !inPart && (!figure.contains(target) || canvas.contains(target))) close();
@@ -234,10 +238,12 @@
         each("[data-sample]", figure, function (select) { select.value = String(state.sample); });
       });
       var point = mean ? null : data.points[state.sample];
+      // Parameters of no epoch (values the reader typed) are named as such.
+      var free = state.epoch === null || state.epoch === undefined;
       each("[data-moment]", null, function (node) {
-        var epoch = state.epoch === null || state.epoch === undefined ? "\u2013" : state.epoch;
-        node.textContent = mean ? words(text.moment_mean, { epoch: epoch, n: data.points.length })
-          : words(text.moment, { epoch: epoch, k: state.sample + 1, x: point[0], y: point[1] });
+        node.textContent = mean
+          ? words(free ? text.moment_free_mean : text.moment_mean, { epoch: state.epoch, n: data.points.length })
+          : words(free ? text.moment_free : text.moment, { epoch: state.epoch, k: state.sample + 1, x: point[0], y: point[1] });
       });
     }
 
