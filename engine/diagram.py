@@ -1,10 +1,21 @@
-"""Draw the network as inline SVG: nodes, weighted edges and biases, each one focusable.
+"""Draw the network as inline SVG, upright: input at the bottom, output at the top.
 
-The same drawing serves the forward pass (edges point from the input to the
-output; numbers are weights and activations) and the backward pass (edges
-point back from the loss; numbers are gradients). Every node, edge and bias is
-a focusable element that names the card (a formula, rendered by KaTeX) it
-opens; the page's script shows the card on hover, focus or tap.
+The same drawing serves the forward pass (arrows point up from the input to the
+output; numbers are weights and activations) and the backward pass (a loss node
+E sits on top and the arrows point down from it; numbers are gradients). Every
+node, edge and bias is a focusable element that names the card (a formula,
+rendered by KaTeX) it opens; the page's script shows the card in the panel
+beside or under the drawing.
+
+The backward drawing also carries the chain rule's local derivatives, hidden
+until the reader picks a part: the script then lights every path from the loss
+down to that part and shows on each link the factor it contributes
+(dE_k/dy-hat on the loss link, sigma'(z) = a(1 - a) beside each node, the weight
+w for stepping back across an arrow, and the input a, x or 1 on the part itself),
+so that their product is the gradient on the card.
+
+One upright layout serves every screen: 380 units wide, so that on a 375 px
+phone (about 343 px of drawing) a 13.5-unit label is still 12 px tall.
 """
 
 from __future__ import annotations
@@ -16,11 +27,12 @@ from engine.network import Network
 
 SUPER = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-WIDTH = 720
-ROW = 118          # vertical distance between two nodes of a layer
-RADIUS = 29
-LABEL_AT = 0.5     # edge labels sit this far along the edge from its lower layer...
-LABEL_AT_COMPACT = 0.3  # ...or this far, where edges cross in the middle
+WIDTH = 380
+SIDE = 50          # room left and right of the outermost nodes of a layer of three or more
+ROW = 150          # vertical distance between two layers
+LOSS_ROW = 96      # ... and between the output and the loss node above it
+RADIUS = 34
+EDGE_LABEL_AT = 0.3    # labels of the input's edges sit this far along from x (clear of the bias tags); others halfway
 
 
 @dataclass(frozen=True)
@@ -50,32 +62,55 @@ def plain_name(name: str) -> str:
     return f"{letter}{f'({layer})'.translate(SUPER)}{index.translate(SUB)}"
 
 
-def short(value: float) -> str:
+def short(value: float | None) -> str:
     """A value short enough for a label on the drawing: three significant digits."""
-    return f"{value:.3g}".replace("-", "−")
+    return "–" if value is None else f"{value:.3g}".replace("-", "−")
 
 
-def positions(network: Network) -> tuple[dict[tuple[int, int], tuple[float, float]], int]:
-    """Centre of every node, layers left to right, and the drawing's height."""
-    tallest = max(network.layers)
-    height = int(ROW * tallest + 70)
-    left, right = 70, WIDTH - 70
-    step = (right - left) / network.depth
+def factor_text(value: float) -> str:
+    """A local derivative as the cards write it: four significant digits (engine/formulas.py num)."""
+    from engine.formulas import num
+    return num(value, result=True).replace("-", "−")
+
+
+def slot(key: str, value: float | None, digits: int = 3) -> str:
+    """A number the page's script rewrites (another sample, the mean, new parameters)."""
+    text = short(value) if digits == 3 else factor_text(value)
+    return f'<tspan data-slot="{key}" data-digits="{digits}">{text}</tspan>'
+
+
+def positions(network: Network, loss: bool) -> tuple[dict[tuple[int, int], tuple[float, float]], int]:
+    """Centre of every node, the output layer on top (under the loss node, if any), and the height."""
+    top = 44 + (LOSS_ROW if loss else 0)
     centres = {}
     for l, count in enumerate(network.layers):
-        top = height / 2 + 20 - ROW * (count - 1) / 2
+        y = top + ROW * (network.depth - l)
+        spread = 180 if count == 2 else (WIDTH - 2 * SIDE) / max(1, count - 1)  # wide layers use it all
         for j in range(1, count + 1):
-            centres[l, j] = (left + l * step, top + ROW * (j - 1))
-    return centres, height
+            centres[l, j] = (WIDTH / 2 + (j - (count + 1) / 2) * spread, y)
+    return centres, int(top + ROW * network.depth + 48)
 
 
-def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: dict[str, float]) -> Diagram:
-    """The diagram of one pass: `values` label the edges and biases, `node_numbers` the nodes."""
-    centres, height = positions(network)
-    prefix = "fwd" if pass_ == "forward" else "bwd"
+def side_of(x: float) -> int:
+    """-1 for a node left of the middle, +1 otherwise: labels go to the node's outer side."""
+    return -1 if x < WIDTH / 2 - 1 else 1
+
+
+def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: dict[str, float],
+         factors: dict[str, float] | None = None, sample: int = 1) -> Diagram:
+    """The diagram of one pass.
+
+    `values` label the edges and biases (parameters, or sample `sample`'s gradients),
+    `node_numbers` the nodes (by lesson name, and "E" for the loss), and `factors`
+    (backward only) the local derivatives by slot key: dy, s:j_l, p:name, a:i_l.
+    """
+    backward = pass_ == "backward"
+    centres, height = positions(network, backward)
+    prefix = "bwd" if backward else "fwd"
     # Past 1-2-1 the edges crowd together: labels keep only the numbers (the cards name them).
     compact = network.depth > 2 or max(network.layers) > 2
-    parts: list[tuple[Item, str]] = [node_part(prefix, pass_, network, 0, 1, centres, node_numbers)]
+    factors = factors or {}
+    parts: list[tuple[Item, str]] = [node_part(prefix, pass_, network, 0, 1, centres, node_numbers, factors)]
     # In the order of the computation: each node after the edges and bias that
     # feed it, so Tab walks the forward pass (and the backward pass reversed).
     for name in network.param_names:
@@ -83,85 +118,147 @@ def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: d
         j = int(index[-1])
         target = centres[layer, j]
         item = Item(f"{prefix}-{name}", "edge" if name.startswith("w") else "bias", name,
-                    ("term-" if pass_ == "forward" else "grad-") + name)
-        symbol = plain_name(name) if pass_ == "forward" else f"∂E/∂{plain_name(name)}"
-        number = (f'<tspan data-slot="{"p" if pass_ == "forward" else "g"}:{name}" data-digits="3">'
-                  f"{short(values[name])}</tspan>")
-        # (markup, characters to make room for: numbers change between snapshots, so six)
-        text = (number, 6) if compact else (f"{escape(symbol, quote=False)} = {number}", len(symbol) + 3 + 6)
+                    ("grad-" if backward else "term-") + name)
+        key = f"G:{name}" if backward else f"p:{name}"
+        symbol = "" if compact else (f"∂E{sub_slot(sample)}/∂{plain_name(name)}" if backward else plain_name(name))
+        label = (symbol, slot(key, values[name]))
         if item.kind == "edge":
-            parts.append((item, edge_svg(item.id, centres[layer - 1, int(index[0])], target, text, pass_,
-                                         LABEL_AT_COMPACT if compact else LABEL_AT)))
+            i = int(index[0])
+            source = centres[layer - 1, i]
+            own = (plain_name("x" if layer == 1 else f"a{i}_{layer - 1}"), f"a:{i}_{layer - 1}")
+            chain = {"w": (plain_name(name), f"p:{name}"), "in": own} if backward else {}
+            # The input's edges keep their labels low, clear of the bias tags under the nodes they feed.
+            at = (EDGE_LABEL_AT if abs(source[0] - target[0]) > 1 else 0.55) if layer == 1 else 0.5
+            parts.append((item, edge_svg(item.id, source, target, label, backward, chain, factors, at)))
         else:
-            parts.append((item, bias_svg(item.id, target, text)))
-            parts.append(node_part(prefix, pass_, network, layer, j, centres, node_numbers))
-    if pass_ == "backward":
+            parts.append((item, bias_svg(item.id, target, label, backward)))
+            parts.append(node_part(prefix, pass_, network, layer, j, centres, node_numbers, factors))
+    if backward:
         parts.reverse()
     arrow = f"{prefix}-arrow"
+    loss = loss_svg(centres[network.depth, 1], node_numbers.get("E"), factors.get("dy"), sample) if backward else ""
     svg = (
         f'<svg class="diagram-svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
         f'role="group">'
         f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="dg-arrowhead"/></marker></defs>'
+        + loss.replace("ARROW", arrow)
         + "".join(markup.replace("ARROW", arrow) for _, markup in parts) + "</svg>"
     )
     return Diagram(svg, tuple(item for item, _ in parts))
 
 
+def sub_slot(sample: int) -> str:
+    """The sample's index as a subscript the script rewrites (empty for the mean)."""
+    return f'<tspan data-sub="">{str(sample).translate(SUB)}</tspan>'
+
+
+def two_lines(x: float, y: float, anchor: str, first: str, second: str, css: str, extra: str = "") -> str:
+    """A label of a symbol over its number (or the number alone), its top line at y."""
+    if not first:
+        return f'<text class="{css}" x="{x:.1f}" y="{y + 8:.1f}" text-anchor="{anchor}"{extra}>{second}</text>'
+    return (f'<text class="{css}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{extra}>{first}'
+            f'<tspan x="{x:.1f}" dy="16">= {second}</tspan></text>')
+
+
 def node_part(prefix: str, pass_: str, network: Network, l: int, j: int, centres,
-              node_numbers: dict[str, float]) -> tuple[Item, str]:
+              node_numbers: dict[str, float], factors: dict[str, float]) -> tuple[Item, str]:
     """The item and markup of one node."""
     name = "x" if l == 0 else f"a{j}_{l}"
     item = Item(f"{prefix}-{name}", "node", name, ("node-" if pass_ == "forward" else "grad-") + name)
     role = "input" if l == 0 else ("output" if l == network.depth else "hidden")
-    value = (f'<tspan data-slot="{"a" if pass_ == "forward" else "d"}:{j}_{l}" data-digits="3">'
-             f"{short(node_numbers[name])}</tspan>")
-    return item, node_svg(item.id, centres[l, j], plain_name(name), value, role)
+    value = slot(f"{'a' if pass_ == 'forward' else 'd'}:{j}_{l}", node_numbers[name])
+    x, y = centres[l, j]
+    inner = (
+        f'<circle class="dg-shape dg-{role}" cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}"/>'
+        f'<text class="dg-name" x="{x:.1f}" y="{y - 4:.1f}" text-anchor="middle">{escape(plain_name(name), quote=False)}</text>'
+        f'<text class="dg-value" x="{x:.1f}" y="{y + 15:.1f}" text-anchor="middle">{value}</text>'
+    )
+    if pass_ == "backward" and l > 0:
+        # sigma'(z) = a(1 - a): the step from this node's a back to its z, above the node on its
+        # outer side, clear of the arrows coming in (left of the output, under the loss link).
+        side = side_of(x)
+        fx, fy, anchor = ((x - RADIUS - 6, y + 5, "end") if l == network.depth
+                          else (x + side * 8, y - RADIUS - 6, "end" if side < 0 else "start"))
+        inner += (f'<text class="dg-label dg-factor dg-factor-s" data-factor="s:{j}_{l}" x="{fx:.1f}" '
+                  f'y="{fy:.1f}" text-anchor="{anchor}">σ′ = '
+                  f'{slot(f"s:{j}_{l}", factors.get(f"s:{j}_{l}", 0.0), 4)}</text>')
+    return item, focusable(item.id, "node", inner)
 
 
 def focusable(item_id: str, kind: str, inner: str) -> str:
     """Wrap shapes in a focusable group that names its card."""
     return (f'<g class="dg-item dg-{kind}" id="{item_id}" tabindex="0" role="button" '
-            f'aria-describedby="card-{item_id}" data-card="card-{item_id}">{inner}</g>')
+            f'aria-controls="card-{item_id}" aria-describedby="card-{item_id}" data-card="card-{item_id}">{inner}</g>')
 
 
-def edge_svg(item_id: str, source, target, text: tuple[str, int], pass_: str, at: float) -> str:
-    """An arrow between two nodes with a wide invisible band that is easy to point at."""
+def edge_svg(item_id: str, source, target, label: tuple[str, str], backward: bool,
+             chain: dict[str, tuple[str, str]], factors: dict[str, float], at: float) -> str:
+    """An arrow between two nodes with a wide invisible band that is easy to point at.
+
+    `chain` (backward only) holds the two local derivatives the edge can stand for on a
+    lit path: "w", its weight, when the path steps back across it to a lower node, and
+    "in", the input it multiplies, when the path ends at its own weight.
+    """
     (x1, y1), (x2, y2) = source, target
     length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
     ux, uy = (x2 - x1) / length, (y2 - y1) / length
     sx, sy = x1 + ux * (RADIUS + 3), y1 + uy * (RADIUS + 3)
     ex, ey = x2 - ux * (RADIUS + 5), y2 - uy * (RADIUS + 5)
-    if pass_ == "backward":
+    if backward:
         sx, sy, ex, ey = ex, ey, sx, sy
     lx, ly = x1 + (x2 - x1) * at, y1 + (y2 - y1) * at
+    outward = side_of(x2) if abs(x2 - x1) > 1 else 1
+    tx, anchor = lx + outward * 14, "start" if outward > 0 else "end"
     inner = (
         f'<line class="dg-hit" x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}"/>'
         f'<line class="dg-line" x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}" marker-end="url(#ARROW)"/>'
-        f'<text class="dg-label" x="{lx:.1f}" y="{ly - 7:.1f}" text-anchor="middle">{text[0]}</text>'
+        + two_lines(tx, ly - 6, anchor, label[0], label[1], "dg-label dg-normal")
     )
+    for role, (symbol, key) in chain.items():
+        inner += two_lines(tx, ly - 6, anchor, f"× {symbol}", slot(key, factors.get(key, 0.0), 4),
+                           f"dg-label dg-factor dg-factor-{role}", f' data-factor="{key}"')
     return focusable(item_id, "edge", inner)
 
 
-def bias_svg(item_id: str, centre, text: tuple[str, int]) -> str:
-    """A bias as a small tag above its node, joined by a short line."""
+def bias_svg(item_id: str, centre, label: tuple[str, str], backward: bool) -> str:
+    """A bias as a tag joined to its node: beside a node in the middle, else below it on the outer side."""
     x, y = centre
-    top = y - RADIUS - 34
-    width = 12 + 6.6 * text[1]  # about the width of 13px text
+    width, lines = (84, 2) if label[0] else (58, 1)
+    height = 12 + 16 * lines
+    if abs(x - WIDTH / 2) < 1:
+        left, top = x + RADIUS + 10, y - height / 2
+        joint = (left, y, x + RADIUS, y)
+    else:
+        side = side_of(x)
+        left = min(max(2, x + side * 4 - (width if side < 0 else 0)), WIDTH - 2 - width)
+        top = y + RADIUS + 8
+        joint = (left + width / 2, top, x + side * RADIUS * 0.6, y + RADIUS * 0.8)
+    cx = left + width / 2
     inner = (
-        f'<line class="dg-line dg-bias-line" x1="{x:.1f}" y1="{top + 22:.1f}" x2="{x:.1f}" y2="{y - RADIUS:.1f}"/>'
-        f'<rect class="dg-bias-box" x="{x - width / 2:.1f}" y="{top:.1f}" width="{width:.1f}" height="22" rx="11"/>'
-        f'<text class="dg-label dg-bias-text" x="{x:.1f}" y="{top + 15.5:.1f}" text-anchor="middle">{text[0]}</text>'
+        f'<line class="dg-line dg-bias-line" x1="{joint[0]:.1f}" y1="{joint[1]:.1f}" '
+        f'x2="{joint[2]:.1f}" y2="{joint[3]:.1f}"/>'
+        f'<rect class="dg-bias-box" x="{left:.1f}" y="{top:.1f}" width="{width}" height="{height}" rx="10"/>'
+        + two_lines(cx, top + (19 if label[0] else 11), "middle", label[0], label[1], "dg-label dg-bias-text")
     )
+    if backward:   # dz/db = 1: the input a bias multiplies is always 1
+        inner += (f'<text class="dg-label dg-factor dg-factor-in" data-factor="one" x="{cx:.1f}" '
+                  f'y="{top + height + 16:.1f}" text-anchor="middle">× 1</text>')
     return focusable(item_id, "bias", inner)
 
 
-def node_svg(item_id: str, centre, name: str, value: str, role: str) -> str:
-    """A node: a circle with its name inside and its value below."""
-    x, y = centre
-    inner = (
-        f'<circle class="dg-shape dg-{role}" cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}"/>'
-        f'<text class="dg-name" x="{x:.1f}" y="{y + 6:.1f}" text-anchor="middle">{escape(name, quote=False)}</text>'
-        f'<text class="dg-value" x="{x:.1f}" y="{y + RADIUS + 18:.1f}" text-anchor="middle">{value}</text>'
+def loss_svg(output, loss: float | None, dy: float | None, sample: int) -> str:
+    """The loss E_k (or E) above the output, and the first link of every path: dE_k/dy-hat."""
+    x, y = output
+    top = y - LOSS_ROW
+    return (
+        f'<g class="dg-loss" id="bwd-loss">'
+        f'<rect class="dg-shape dg-loss-box" x="{x - 34:.1f}" y="{top - 20:.1f}" width="68" height="40" rx="8"/>'
+        f'<text class="dg-name" x="{x:.1f}" y="{top - 3:.1f}" text-anchor="middle">E{sub_slot(sample)}</text>'
+        f'<text class="dg-value" x="{x:.1f}" y="{top + 14:.1f}" text-anchor="middle">{slot("L", loss)}</text>'
+        f'<line class="dg-line" x1="{x:.1f}" y1="{top + 22:.1f}" x2="{x:.1f}" y2="{y - RADIUS - 5:.1f}" '
+        f'marker-end="url(#ARROW)"/>'
+        + two_lines(x + 10, top + 40, "start", f"∂E{sub_slot(sample)}/∂ŷ", slot("dy", dy or 0.0, 4),
+                    "dg-label dg-factor dg-factor-dy", ' data-factor="dy"')
+        + "</g>"
     )
-    return focusable(item_id, "node", inner)

@@ -38,15 +38,18 @@ class Formula:
     numeric: str
     value: float
     checks: tuple[tuple[str, float, float], ...]  # (what, value shown, engine's value)
+    card: str = ""   # the numeric form a diagram card shows, if not `numeric`: the sample's index is a slot too
+    mean: str = ""   # gradients of parameters: the card's form for the mean over all samples
 
 
-def num(value: float, key: str | None = None, result: bool = False, digits: int = 4) -> str:
+def num(value: float, key: str | None = None, result: bool = False, digits: int = 4, whole: bool = False) -> str:
     """A number for a formula, `digits` significant; negatives in parentheses unless it is a result.
 
     `key` names the quantity (p:w11_1, a:1_1, g:b1_2, ...) so that the page's
-    script can show the same formula at another snapshot (see lesson.js).
+    script can show the same formula at another snapshot or for another sample
+    (see lesson.js); a `whole` number (a sample's index k, its label y) keeps no decimals.
     """
-    if value == 0 or not math.isfinite(value) or (key is None and value == int(value)):
+    if whole or value == 0 or not math.isfinite(value) or (key is None and value == int(value)):
         text = f"{value:g}"  # fixed numbers such as y = 1 or dz/db = 1 need no decimals
     else:
         decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value)))))
@@ -54,7 +57,12 @@ def num(value: float, key: str | None = None, result: bool = False, digits: int 
     text = f"({text})" if text.startswith("-") and not result else text
     if key is None:
         return text
-    return f"\\htmlData{{slot={key}{', result=1' if result else ''}}}{{{text}}}"
+    return f"\\htmlData{{slot={key}{', result=1' if result else ''}{', whole=1' if whole else ''}}}{{{text}}}"
+
+
+def k_slot(k: int) -> str:
+    """The index of the sample a card's numbers belong to, which the reader can change."""
+    return num(k, "k", result=True, whole=True)
 
 
 def slot(letter: str, layer: int, node: int) -> str:
@@ -127,7 +135,8 @@ def forward_formulas(network: Network, values: dict[str, float], x: float) -> li
 def input_formula(x: float, k: int, points) -> Formula:
     """The input node: x is the size of sample k."""
     return Formula("node-x", "a^{(0)}_{1} = x_k", f"x_{{{k}}} = {num(x)}", x,
-                   ((f"x of sample {k}", x, float(points[k - 1][0])),))
+                   ((f"x of sample {k}", x, float(points[k - 1][0])),),
+                   card=f"x_{{{k_slot(k)}}} = {num(x, slot('a', 0, 1), result=True)}")
 
 
 def term_formulas(network: Network, values: dict[str, float], x: float) -> list[Formula]:
@@ -246,16 +255,20 @@ def node_gradient_formulas(network: Network, values: dict[str, float], x: float,
             target = node_latex(l, j)
             if l == network.depth:
                 symbols = "-2\\,(y_k - \\hat y_k)"
-                numbers = f"-2\\,({num(y)} - {num(nodes.a[l, j], slot('a', l, j))})"
             result = num(value, slot("d", l, j), result=True)
-            if len(paths) > 1:
-                numeric = aligned(f"{partial(f'E_{{{k}}}', target)} &= {numbers}", f"&= {result}")
-            else:
-                numeric = aligned(f"{partial(f'E_{{{k}}}', target)} &= {numbers} = {result}")
+
+            def numeric(k_tex: str, y_tex: str, rows: bool, chain: str) -> str:
+                said = (f"-2\\,({y_tex} - {num(nodes.a[l, j], slot('a', l, j))})" if l == network.depth
+                        else chain)
+                if rows or len(paths) > 1:
+                    return aligned(f"{partial(f'E_{{{k_tex}}}', target)} &= {said}", f"&= {result}")
+                return aligned(f"{partial(f'E_{{{k_tex}}}', target)} &= {said} = {result}")
             formulas.append(Formula(
                 "grad-x" if l == 0 else f"grad-a{j}_{l}",
-                aligned(f"{partial('E_k', target)} &= {symbols}"), numeric,
-                value, ((f"dE_{k}/d{target}", value, float(engine[l][0, j - 1])),)))
+                aligned(f"{partial('E_k', target)} &= {symbols}"), numeric(str(k), num(y), False, numbers),
+                value, ((f"dE_{k}/d{target}", value, float(engine[l][0, j - 1])),),
+                card=numeric(k_slot(k), num(y, "y", whole=True), len(paths_to_output(network, l, j)[0]) > 2,
+                             chain_rows(paths))))
     return formulas
 
 
@@ -295,11 +308,47 @@ def gradient_formulas(network: Network, values: dict[str, float], points: Sequen
             f"{partial(f'E_{{{k}}}', target)} &= {numbers}" + (f" \\\\ &{sample}" if len(paths) > 1 else f" {sample}"),
             f"{partial('E', target)} &= \\frac{{1}}{{{n}}} \\sum_{{k=1}}^{{{n}}} {partial('E_k', target)} "
             f"= {num(mean, f'g:{name}', result=True)}")
+        card = aligned(f"{partial(f'E_{{{k_slot(k)}}}', target)} &= {chain_rows(paths)}",
+                       f"&= {num(value_k, f'gk:{name}', result=True)}")
         formulas.append(Formula(f"grad-{name}", symbolic, numeric, mean, (
             (f"dE_{k}/d{name}", value_k, float(engine_example[p])),
             (f"dE/d{name}", mean, float(engine_grads[p])),
-        )))
+        ), card=card, mean=mean_card(target, name, per_sample, mean)))
     return formulas
+
+
+def chain_rows(paths: list[list[Factor]], per_row: int = 3) -> str:
+    """The numbers of each path's product, `per_row` factors to a line (a card is narrow)."""
+    def rows(factors: list[Factor]) -> str:
+        numbers = [num(f.value, f.key) for f in factors]
+        return " \\\\ &\\quad\\cdot ".join("\\cdot ".join(numbers[start:start + per_row])
+                                              for start in range(0, len(numbers), per_row))
+    return PATH_BREAK.join(rows(factors) for factors in paths)
+
+
+def mean_card(target: str, name: str, per_sample: list[float], mean: float) -> str:
+    """dE/d(name) = (1/n)(dE_1 + ... + dE_n), every sample's gradient written out, two to a line (a card is narrow)."""
+    n = len(per_sample)
+    terms = [num(value, f"g{k}:{name}") for k, value in enumerate(per_sample, start=1)]
+    lines = [" + ".join(terms[start:start + 2]) for start in range(0, n, 2)]
+    rows = [f"{partial('E', target)} &= \\tfrac{{1}}{{{n}}}\\big({lines[0]}"]
+    rows += [f"&\\quad + {line}" for line in lines[1:]]
+    rows[-1] += "\\big)"
+    rows.append(f"&= {num(mean, f'g:{name}', result=True)}")
+    return aligned(*rows)
+
+
+def local_derivatives(network: Network, values: dict[str, float], nodes: NodeValues, y: float) -> dict[str, float]:
+    """Every local derivative a path of the backward diagram can use, by slot key, for one sample:
+    dE_k/dy-hat (dy), sigma'(z) = a(1 - a) of each node (s:j_l), each weight (p:name), each node's a (a:j_l)."""
+    out = {"dy": -2 * (y - nodes.a[network.depth, 1])}
+    for (l, j), a in nodes.a.items():
+        out[slot("a", l, j)] = a
+        if l > 0:
+            out[slot("s", l, j)] = a * (1 - a)
+    for name in network.param_names:
+        out[f"p:{name}"] = values[name]
+    return out
 
 
 # ---------------------------------------------------------------- checks

@@ -285,15 +285,20 @@ def explain(run: train.Run) -> dict:
     x, y = points[k]
     forward_numbers = {"x": x, **{f"a{j}_{l}": lesson_formulas[f"node-a{j}_{l}"].value
                                   for l in range(1, network.depth + 1) for j in range(1, network.layers[l] + 1)}}
+    nodes = formulas.node_values(network, start, x)
     backward_numbers = {"x": lesson_formulas["grad-x"].value,
+                        "E": (y - nodes.a[network.depth, 1]) ** 2,
                         **{f"a{j}_{l}": lesson_formulas[f"grad-a{j}_{l}"].value
                            for l in range(1, network.depth + 1) for j in range(1, network.layers[l] + 1)}}
+    # The backward diagram opens on the example sample's own gradients (its cards say so), not the mean.
+    sample_grads = {name: formulas.sample_gradient(network, start, nodes, y, name)[1] for name in network.param_names}
     return {
         "formulas": lesson_formulas,
         "example": {"k": k + 1, "x": x, "y": y},
         "diagrams": {
             "forward": diagram.draw(network, "forward", start, forward_numbers),
-            "backward": diagram.draw(network, "backward", run.named(run.initial.grads), backward_numbers),
+            "backward": diagram.draw(network, "backward", sample_grads, backward_numbers,
+                                     formulas.local_derivatives(network, start, nodes, y), k + 1),
         },
         "checks": {"start": formulas.gradient_checks(network, run.initial.params, points),
                    "end": formulas.gradient_checks(network, run.final_params, points)},
@@ -419,13 +424,16 @@ def template_place(err: jinja2.TemplateError) -> str:
 
 
 def card_formulas(explained: dict, batch: mathtex.MathBatch) -> dict[str, str]:
-    """The diagram cards' formulas (placeholders until rendered), by "formula-id:symbolic" and ":numeric"."""
+    """The diagram cards' formulas (placeholders until rendered), by "formula-id:symbolic", ":numeric" (one
+    sample's numbers, the card's own form where it has one) and ":mean" (gradients: the mean over the samples)."""
     found = {}
     for drawn in explained["diagrams"].values():
         for item in drawn.items:
             formula = explained["formulas"][item.formula]
-            for which in ("symbolic", "numeric"):
-                found[f"{item.formula}:{which}"] = batch.add(getattr(formula, which), True, "assets/cards.js")
+            forms = {"symbolic": formula.symbolic, "numeric": formula.card or formula.numeric, "mean": formula.mean}
+            for which, tex in forms.items():
+                if tex:
+                    found[f"{item.formula}:{which}"] = batch.add(tex, True, "assets/cards.js")
     return found
 
 

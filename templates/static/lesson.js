@@ -97,83 +97,169 @@
     if (toc && window.matchMedia("(max-width: 63.99rem)").matches) toc.removeAttribute("open");
   }
 
-  /* ---- diagram cards: hover, focus or tap a part to see its formula */
+  /* ---- the network diagrams: cards in a panel, the chain lit, one sample (or the mean) at a time
 
-  function setUpDiagram(figure) {
-    var open = null;      // the card shown now
-    var owner = null;     // the diagram part it belongs to
-    var hideTimer = null;
+     A part's card shows in the panel beside the drawing (under it on a phone), never over it.
+     Pointing at a part shows its card while the pointer stays; a click or a tap pins it, and a
+     second one on the same part, Esc, or a tap elsewhere closes it. Tab shows a part's card;
+     Enter or Space toggles it; Esc closes it and leaves the focus where it is. */
 
-    function place(card, part) {
-      // Beside the part, never over it: below if there is room, else above.
-      var box = figure.getBoundingClientRect();
-      var target = part.getBoundingClientRect();
-      var width = card.offsetWidth;
-      var left = target.left + target.width / 2 - box.left - width / 2;
-      left = Math.max(0, Math.min(left, box.width - width));
-      var below = target.bottom - box.top + 12;
-      var above = target.top - box.top - card.offsetHeight - 12;
-      var roomBelow = window.innerHeight - target.bottom;
-      card.style.left = left + "px";
-      card.style.top = (roomBelow >= card.offsetHeight + 16 || above < 0 ? below : above) + "px";
+  function setUpDiagramParts(figure, layers) {
+    var canvas = figure.querySelector(".diagram-canvas");
+    var pinned = null;    // the part a click, tap or the keyboard chose
+    var shown = null;     // the part whose card is shown: the pinned one, or the one under the pointer
+    var pressed = null;   // during a click or tap: the part pressed, and whether it was pinned before
+    var leaveTimer = null;
+    var lastPress = 0;    // when the pointer last went down anywhere: presses close cards their own way
+
+    function cardOf(part) { return document.getElementById(part.getAttribute("data-card")); }
+
+    function display(part) {
+      clearTimeout(leaveTimer);
+      if (part === shown) return;
+      if (shown) {
+        shown.classList.remove("active");
+        shown.setAttribute("aria-expanded", "false");
+        cardOf(shown).classList.remove("open");
+      }
+      shown = part;
+      if (part) {
+        part.classList.add("active");
+        part.setAttribute("aria-expanded", "true");
+        cardOf(part).classList.add("open");
+      }
+      figure.classList.toggle("has-card", !!part);
+      lightPaths(figure, layers, part);
     }
 
-    function show(part) {
-      clearTimeout(hideTimer);
-      var card = document.getElementById(part.getAttribute("data-card"));
-      if (!card) return;
-      if (open && open !== card) hide();
-      open = card;
-      owner = part;
-      card.classList.add("open");
-      part.classList.add("active");
-      place(card, part);
-      // Focus scrolls the page and restyles the part after this handler: place again once settled.
-      requestAnimationFrame(function () { if (open === card) place(card, part); });
-    }
-
-    function hide() {
-      clearTimeout(hideTimer);
-      if (open) open.classList.remove("open");
-      if (owner) owner.classList.remove("active");
-      open = owner = null;
-    }
-
-    function hideSoon() {
-      clearTimeout(hideTimer);
-      hideTimer = setTimeout(hide, 250);
-    }
+    function pin(part) { pinned = part; display(part); }
+    function close() { pinned = null; display(null); }
 
     each(".dg-item", figure, function (part) {
-      part.addEventListener("pointerenter", function (event) {
-        if (event.pointerType !== "touch") show(part);
+      part.setAttribute("aria-expanded", "false");
+      part.addEventListener("pointerdown", function () {
+        pressed = { part: part, wasPinned: pinned === part, at: Date.now() };
       });
-      part.addEventListener("pointerleave", function (event) {
-        if (event.pointerType !== "touch") hideSoon();
+      part.addEventListener("focus", function () {
+        // Reached by the keyboard: show. A press (a click or a tap) decides on its click instead.
+        if (!pressed || Date.now() - pressed.at > 1000) pin(part);
       });
-      part.addEventListener("focus", function () { show(part); });
-      part.addEventListener("blur", hideSoon);
       part.addEventListener("click", function () {
-        if (owner === part && open) hide(); else show(part);
+        var wasPinned = pressed && pressed.part === part ? pressed.wasPinned : pinned === part;
+        pressed = null;
+        if (wasPinned) close(); else pin(part);
       });
       part.addEventListener("keydown", function (event) {
         if (event.key === "Enter" || event.key === " ") {
           event.preventDefault();
-          if (owner === part && open) hide(); else show(part);
+          if (shown === part) close(); else pin(part);
         }
       });
+      part.addEventListener("pointerenter", function (event) {
+        if (event.pointerType === "mouse") display(part);
+      });
+      part.addEventListener("pointerleave", function (event) {
+        if (event.pointerType !== "mouse") return;
+        clearTimeout(leaveTimer);
+        leaveTimer = setTimeout(function () { display(pinned); }, 200);
+      });
     });
-    each(".card", figure, function (card) {
-      card.addEventListener("pointerenter", function () { clearTimeout(hideTimer); });
-      card.addEventListener("pointerleave", hideSoon);
+    figure.addEventListener("focusout", function (event) {
+      // Tab or Shift+Tab out of the figure closes; a click on the card itself must not.
+      if (!pressed && Date.now() - lastPress > 1000 && !figure.contains(event.relatedTarget)) close();
     });
     document.addEventListener("keydown", function (event) {
-      if (event.key === "Escape" && open) hide();
+      if (event.key === "Escape" && shown) close();
     });
     document.addEventListener("pointerdown", function (event) {
-      if (open && !figure.contains(event.target)) hide();
+      // A press elsewhere closes the card: outside the figure, or on the drawing between its parts.
+      var target = event.target;
+      lastPress = Date.now();
+      var inPart = target.closest && target.closest(".dg-item");
+      if (!inPart) pressed = null;
+      if (shown && !inPart && (!figure.contains(target) || canvas.contains(target))) close();
+    }, true);
+  }
+
+  /* Light every path from the loss down to a part of the backward diagram: on each link
+     its local derivative shows (the drawing carries them all, hidden), and its product is
+     the part's gradient. Paths go up from the part's node through every node above it. */
+  function lightPaths(figure, layers, part) {
+    if (!figure.classList.contains("diagram-backward")) return;
+    each(".on-path", figure, function (node) { node.classList.remove("on-path", "path-w", "path-in", "path-s", "path-end"); });
+    figure.classList.toggle("lit", !!part);
+    if (!part || !layers) return;
+    var L = layers.length - 1;
+    var mark = function (id, role) {
+      var node = document.getElementById("bwd-" + id);
+      if (node) node.classList.add("on-path", role);
+    };
+    var up = function (l, j) {   // node j of layer l is on a path: every step above it is too
+      for (var m = 1; l < L && m <= layers[l + 1]; m++) {
+        mark("w" + j + m + "_" + (l + 1), "path-w");   // dz/da below = the weight
+        mark("a" + m + "_" + (l + 1), "path-s");        // da/dz = sigma'(z)
+        up(l + 1, m);
+      }
+    };
+    var name = part.id.replace(/^bwd-/, ""), node = name.slice(1).split("_");
+    if (name === "x") {
+      part.classList.add("on-path", "path-end");
+      up(0, 1);
+    } else if (name[0] === "a") {
+      part.classList.add("on-path", "path-end");
+      up(+node[1], +node[0]);
+    } else {                        // a weight or bias: its node's sigma', then its own input (a, x or 1)
+      var l = +node[1], j = +node[0].slice(-1);
+      part.classList.add("on-path", "path-in");
+      mark("a" + j + "_" + l, "path-s");
+      up(l, j);
+    }
+    figure.querySelector(".dg-loss").classList.add("on-path");
+  }
+
+  var SUBSCRIPT = "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089";
+
+  /* Both diagrams show the numbers of one sample, or the mean, for the parameters the page
+     last announced (the "lesson:params" event: a snapshot, a training step, a reset). */
+  function setUpDiagrams(data, text) {
+    var figures = Array.prototype.slice.call(document.querySelectorAll(".diagram"));
+    figures.forEach(function (figure) { setUpDiagramParts(figure, data && data.layers); });
+    if (!data || !window.LessonNet || !figures.length) return;
+    var state = { params: data.initial.slice(), epoch: data.snapshots[0].epoch, sample: data.example };
+
+    function redraw() {
+      var mean = state.sample === "mean";
+      var values = LessonNet.slots(data.layers, state.params, data.points, state.sample);
+      var sub = mean ? "" : String(state.sample + 1).replace(/\d/g, function (d) { return SUBSCRIPT[+d]; });
+      figures.forEach(function (figure) {
+        figure.classList.toggle("mean-mode", mean);
+        fillSlots(figure, values);
+        each("[data-sub]", figure, function (node) { node.textContent = sub; });
+        each("[data-sample]", figure, function (select) { select.value = String(state.sample); });
+      });
+      var point = mean ? null : data.points[state.sample];
+      // Parameters of no epoch (values the reader typed) are named as such.
+      var free = state.epoch === null || state.epoch === undefined;
+      each("[data-moment]", null, function (node) {
+        node.textContent = mean
+          ? words(free ? text.moment_free_mean : text.moment_mean, { epoch: state.epoch, n: data.points.length })
+          : words(free ? text.moment_free : text.moment, { epoch: state.epoch, k: state.sample + 1, x: point[0], y: point[1] });
+      });
+    }
+
+    each("[data-sample]", null, function (select) {
+      select.addEventListener("change", function () {
+        state.sample = select.value === "mean" ? "mean" : +select.value;
+        redraw();
+      });
     });
-    window.addEventListener("resize", function () { if (open) place(open, owner); });
+    document.addEventListener("lesson:params", function (event) {
+      var detail = event.detail || {};
+      if (detail.values && detail.values.length === state.params.length) state.params = detail.values.slice();
+      if ("epoch" in detail) state.epoch = detail.epoch;
+      redraw();
+    });
+    redraw();
   }
 
   /* ---- numbers as the build writes them */
@@ -211,17 +297,23 @@
     return value.toFixed(Math.max(0, 3 - Math.floor(Math.log10(Math.abs(value)))));
   }
 
-  /* Write new values into every marked number of the diagrams and their cards. */
+  /* Write new values into every marked number of the diagrams and their cards; a number
+     the values lack (one sample's, when the mean is shown) becomes a dash. */
   function fillSlots(root, values) {
     each("[data-slot]", root, function (node) {
       var value = values[node.getAttribute("data-slot")];
-      if (value === undefined) return;
-      if (node.hasAttribute("data-digits")) { node.textContent = shortNumber(value); return; }
+      var digits = node.getAttribute("data-digits");
+      var missing = value === undefined || value === null;
+      if (digits) {
+        node.textContent = missing ? "\u2013" : digits === "4" ? formulaNumber(value, true) : shortNumber(value);
+        return;
+      }
       // A KaTeX group: keep its trailing spaces, replace the number inside it.
       var spaces = Array.prototype.filter.call(node.children, function (c) { return c.classList.contains("mspace"); });
       node.textContent = "";
       var number = document.createElement("span");
-      number.textContent = formulaNumber(value, node.getAttribute("data-result") === "1");
+      number.textContent = missing ? "\u2013" : node.getAttribute("data-whole") === "1" ? minus(String(value))
+        : formulaNumber(value, node.getAttribute("data-result") === "1");
       node.appendChild(number);
       spaces.forEach(function (space) { node.appendChild(space); });
     });
@@ -237,7 +329,6 @@
     var readout = document.getElementById("scrubber-readout");
     var play = box.querySelector("[data-play]");
     var root = image.getAttribute("data-root");
-    var example = data.points[data.example];
     var timer = null;
 
     function show(index) {
@@ -253,12 +344,8 @@
         box.querySelector("[data-param='" + name + "']").textContent = minus(snap.params[p].toFixed(4));
         box.querySelector("[data-grad='" + name + "']").textContent = minus(snap.grads[p].toFixed(6));
       });
-      each(".diagram", null, function (diagram) {
-        fillSlots(diagram, LessonNet.slots(data.layers, snap.params, data.points, data.example));
-      });
-      each("[data-moment]", null, function (node) {
-        node.textContent = words(text.moment, { epoch: snap.epoch, k: data.example + 1, x: example[0], y: example[1] });
-      });
+      // The diagrams listen: they redraw for the sample the reader chose.
+      document.dispatchEvent(new CustomEvent("lesson:params", { detail: { values: snap.params, epoch: snap.epoch } }));
     }
 
     function stop() {
@@ -492,6 +579,7 @@
     fillCards();
     setUpThemeToggle();
     var data = readJson("lesson-data"), text = readJson("lesson-words");
+    setUpDiagrams(data, text);
     if (data && window.LessonNet) {
       setUpScrubber(data, text);
       setUpExplorer(data, text);
@@ -499,6 +587,5 @@
     setUpNavigation();
     makeScrollersFocusable();
     window.addEventListener("resize", makeScrollersFocusable);
-    each(".diagram", null, setUpDiagram);
   });
 })();

@@ -124,33 +124,48 @@ var LessonNet = (function () {
     return { params: params, losses: losses, loss: lossAndGradient(layers, params, points).loss };
   }
 
-  /* Every number a formula card shows, for sample (x, y) and one set of parameters,
-     under the keys engine/formulas.py gives them (p:w11_1, a:1_1, s:1_1, dy, g:b1_2, ...). */
-  function slots(layers, values, points, example) {
-    var names = paramNames(layers), net = unpack(layers, values);
-    var x = points[example][0], y = points[example][1], L = layers.length - 1;
-    var pass = forward(layers, net, x);
-    var back = backward(layers, net, pass, y, 1);
-    var mean = lossAndGradient(layers, values, points).grads;
-    var perSample = pack(layers, back.dW, back.dB);
-    var out = { dy: -2 * (y - pass.a[L][0]) };
-    for (var l = 0; l <= L; l++) {
-      for (var j = 0; j < layers[l]; j++) {
-        var key = (j + 1) + "_" + l;
-        out["a:" + key] = pass.a[l][j];
-        out["d:" + key] = back.dA[l][j];
-        if (l > 0) {
-          out["z:" + key] = pass.z[l][j];
-          out["s:" + key] = pass.a[l][j] * (1 - pass.a[l][j]);
+  /* Every number the diagrams and their cards show, for one set of parameters, under the
+     keys engine/formulas.py and engine/diagram.py give them (p:w11_1, a:1_1, s:1_1, dy, g:b1_2, ...).
+     `sample` is a sample's index (from 0), or "mean": then every number that belongs to one
+     sample (a node's value or gradient, a local derivative) is null, and the gradients on the
+     diagram (G:...) are the means. The gradient of every sample (g1:..., g2:...) is always there. */
+  function slots(layers, values, points, sample) {
+    var names = paramNames(layers), net = unpack(layers, values), L = layers.length - 1;
+    var whole = lossAndGradient(layers, values, points);
+    var out = {};
+    points.forEach(function (point, k) {
+      var pass = forward(layers, net, point[0]);
+      var back = backward(layers, net, pass, point[1], 1);
+      var own = pack(layers, back.dW, back.dB);
+      names.forEach(function (name, p) { out["g" + (k + 1) + ":" + name] = own[p]; });
+      if (k !== sample) return;
+      var miss = point[1] - pass.a[L][0];
+      out.k = k + 1;
+      out.y = point[1];
+      out.L = miss * miss;
+      out.dy = -2 * miss;
+      for (var l = 0; l <= L; l++) {
+        for (var j = 0; j < layers[l]; j++) {
+          var key = (j + 1) + "_" + l;
+          out["a:" + key] = pass.a[l][j];
+          out["d:" + key] = back.dA[l][j];
+          if (l > 0) {
+            out["z:" + key] = pass.z[l][j];
+            out["s:" + key] = pass.a[l][j] * (1 - pass.a[l][j]);
+          }
         }
       }
-    }
+      names.forEach(function (name, p) {
+        var layer = +name.split("_")[1], index = name.slice(1).split("_")[0];
+        out["gk:" + name] = own[p];
+        out["t:" + name] = name[0] === "b" ? values[p] : values[p] * pass.a[layer - 1][+index[0] - 1];
+      });
+    });
+    if (sample === "mean") out.L = whole.loss;
     names.forEach(function (name, p) {
-      var layer = +name.split("_")[1], index = name.slice(1).split("_")[0];
       out["p:" + name] = values[p];
-      out["g:" + name] = mean[p];
-      out["gk:" + name] = perSample[p];
-      out["t:" + name] = name[0] === "b" ? values[p] : values[p] * pass.a[layer - 1][+index[0] - 1];
+      out["g:" + name] = whole.grads[p];
+      out["G:" + name] = sample === "mean" ? whole.grads[p] : out["gk:" + name];
     });
     return out;
   }
