@@ -227,242 +227,22 @@
     });
   }
 
-  /* ---- the snapshot scrubber (gradient-descent display) */
+  /* ---- the diagrams follow the gradient-descent display (assets/trainer.js):
+     whenever it shows other parameters it sends a "lesson:params" event. */
 
-  function setUpScrubber(data, text) {
-    var box = document.getElementById("scrubber");
-    if (!box) return;
-    var range = document.getElementById("scrubber-range");
-    var image = document.getElementById("scrubber-image");
-    var readout = document.getElementById("scrubber-readout");
-    var play = box.querySelector("[data-play]");
-    var root = image.getAttribute("data-root");
-    var example = data.points[data.example];
-    var timer = null;
-
-    function show(index) {
-      index = Math.max(0, Math.min(data.snapshots.length - 1, index));
-      var snap = data.snapshots[index];
-      range.value = index;
-      var said = words(text.readout, { epoch: snap.epoch, loss: sig(snap.loss) });
-      readout.textContent = said;
-      range.setAttribute("aria-valuetext", said);
-      image.src = root + data.frames[index];
-      image.alt = words(text.frame_alt, { epoch: snap.epoch, loss: sig(snap.loss) });
-      data.names.forEach(function (name, p) {
-        box.querySelector("[data-param='" + name + "']").textContent = minus(snap.params[p].toFixed(4));
-        box.querySelector("[data-grad='" + name + "']").textContent = minus(snap.grads[p].toFixed(6));
-      });
-      each(".diagram", null, function (diagram) {
-        fillSlots(diagram, LessonNet.slots(data.layers, snap.params, data.points, data.example));
-      });
-      each("[data-moment]", null, function (node) {
-        node.textContent = words(text.moment, { epoch: snap.epoch, k: data.example + 1, x: example[0], y: example[1] });
-      });
-    }
-
-    function stop() {
-      clearInterval(timer);
-      timer = null;
-      play.setAttribute("aria-pressed", "false");
-      play.setAttribute("aria-label", text.play);
-      play.title = text.play;
-      play.innerHTML = "&#9654;&#xFE0E;";
-    }
-
-    function start() {
-      if (+range.value >= data.snapshots.length - 1) show(0);
-      play.setAttribute("aria-pressed", "true");
-      play.setAttribute("aria-label", text.pause);
-      play.title = text.pause;
-      play.innerHTML = "&#10074;&#10074;";
-      timer = setInterval(function () {
-        if (+range.value >= data.snapshots.length - 1) stop(); else show(+range.value + 1);
-      }, 160);
-    }
-
-    range.addEventListener("input", function () { stop(); show(+range.value); });
-    each("[data-step]", box, function (button) {
-      button.addEventListener("click", function () { stop(); show(+range.value + +button.getAttribute("data-step")); });
+  var run = null;   // the page's data, read once
+  document.addEventListener("lesson:params", function (event) {
+    run = run || { data: readJson("lesson-data"), text: readJson("lesson-words") };
+    var data = run.data, text = run.text;
+    if (!data || !window.LessonNet) return;
+    var values = event.detail.values, example = data.points[data.example];
+    each(".diagram", null, function (diagram) {
+      fillSlots(diagram, LessonNet.slots(data.layers, values, data.points, data.example));
     });
-    play.addEventListener("click", function () { if (timer) stop(); else start(); });
-    show(0);
-  }
-
-  /* ---- the parameter explorer (initialisation) */
-
-  var SVG = "http://www.w3.org/2000/svg";
-
-  function svgNode(name, attributes) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attributes).forEach(function (key) { node.setAttribute(key, attributes[key]); });
-    return node;
-  }
-
-  function setUpExplorer(data, text) {
-    var box = document.getElementById("explorer");
-    if (!box) return;
-    var inputs = data.names.map(function (name) { return document.getElementById("ex-" + name); });
-    var rateInput = document.getElementById("ex-learning-rate");
-    var epochsInput = document.getElementById("ex-epochs");
-    var curveSvg = document.getElementById("explorer-curve");
-    var lossSvg = document.getElementById("explorer-loss-curve");
-    var lossText = document.getElementById("explorer-loss");
-    var trainedText = document.getElementById("explorer-trained");
-    var command = document.getElementById("explorer-command");
-    var xs = data.points.map(function (p) { return p[0]; });
-    var lo = Math.min.apply(null, xs), hi = Math.max.apply(null, xs);
-    var pad = hi > lo ? 0.08 * (hi - lo) : 1;
-    lo -= pad; hi += pad;
-    var W = 480, H = 270, M = 28;
-    var sx = function (x) { return M + (x - lo) / (hi - lo) * (W - 2 * M); };
-    var sy = function (y) { return H - M - (y + 0.08) / 1.16 * (H - 2 * M); };
-    var curve = svgNode("path", { "class": "ex-curve" });
-    var trained = svgNode("path", { "class": "ex-curve ex-trained" });
-    var running = null;
-
-    // Axes, 0/1 guides and the points are drawn once.
-    [0, 1].forEach(function (y) {
-      curveSvg.appendChild(svgNode("line", { "class": "ex-guide", x1: M, x2: W - M, y1: sy(y), y2: sy(y) }));
-      var label = svgNode("text", { "class": "ex-tick", x: M - 8, y: sy(y) + 4, "text-anchor": "end" });
-      label.textContent = y;
-      curveSvg.appendChild(label);
+    each("[data-moment]", null, function (node) {
+      node.textContent = words(text.moment, { epoch: event.detail.epoch, k: data.example + 1, x: example[0], y: example[1] });
     });
-    curveSvg.appendChild(trained);
-    curveSvg.appendChild(curve);
-    data.points.forEach(function (p) {
-      curveSvg.appendChild(svgNode("circle", { "class": p[1] >= 0.5 ? "ex-fit" : "ex-fail", cx: sx(p[0]), cy: sy(p[1]), r: 5 }));
-    });
-
-    function path(values) {
-      var d = "";
-      for (var k = 0; k <= 160; k++) {
-        var x = lo + (hi - lo) * k / 160;
-        d += (k ? "L" : "M") + sx(x).toFixed(1) + "," + sy(LessonNet.predict(data.layers, values, x)).toFixed(1);
-      }
-      return d;
-    }
-
-    function read() {
-      var values = [], bad = null;
-      inputs.forEach(function (input, p) {
-        var v = parseFloat(input.value);
-        if (!isFinite(v)) bad = bad || data.names[p];
-        values.push(v);
-      });
-      var rate = parseFloat(rateInput.value), epochs = Math.round(parseFloat(epochsInput.value));
-      if (!(rate > 0)) bad = bad || "learning_rate";
-      if (!(epochs >= 1 && epochs <= 100000)) bad = bad || "epochs";
-      return { values: values, rate: rate, epochs: epochs, bad: bad };
-    }
-
-    function fragment(state) {
-      var parts = data.names.map(function (name, p) { return name + "=" + state.values[p]; });
-      parts.push("learning_rate=" + state.rate, "epochs=" + state.epochs);
-      return "#explorer?" + parts.join("&");
-    }
-
-    function update(keepTrained, remember) {
-      var state = read();
-      if (state.bad) { lossText.textContent = words(text.bad_input, { name: state.bad }); return; }
-      curve.setAttribute("d", path(state.values));
-      lossText.textContent = words(text.loss_now, { loss: sig(LessonNet.lossAndGradient(data.layers, state.values, data.points).loss) });
-      var sets = data.names.map(function (name, p) { return "--set init." + name + "=" + state.values[p]; });
-      sets.push("--set train.learning_rate=" + state.rate, "--set train.epochs=" + state.epochs);
-      command.textContent = "python build.py " + sets.join(" ");
-      if (remember && window.history && history.replaceState) history.replaceState(null, "", fragment(state));
-      if (!keepTrained) { trained.setAttribute("d", ""); trainedText.textContent = ""; lossDrawing.textContent = ""; }
-    }
-
-    var lossDrawing = svgNode("g", {});
-    lossSvg.appendChild(lossDrawing);
-
-    function drawLoss(losses) {
-      lossDrawing.textContent = "";
-      var w = 480, h = 160, m = 24, n = losses.length;
-      var logs = losses.map(function (l) { return Math.log10(Math.max(l, 1e-12)); });
-      var top = Math.max.apply(null, logs), bottom = Math.min.apply(null, logs);
-      if (top - bottom < 1e-9) { top += 0.5; bottom -= 0.5; }
-      var d = "", stride = Math.max(1, Math.floor(n / 400));
-      for (var k = 0; k < n; k += stride) {
-        d += (k ? "L" : "M") + (m + k / Math.max(1, n - 1) * (w - 2 * m)).toFixed(1) + "," +
-          (m + (top - logs[k]) / (top - bottom) * (h - 2 * m)).toFixed(1);
-      }
-      lossDrawing.appendChild(svgNode("line", { "class": "ex-guide", x1: m, x2: w - m, y1: h - m, y2: h - m }));
-      lossDrawing.appendChild(svgNode("path", { "class": "ex-loss", d: d }));
-    }
-
-    function train() {
-      var state = read();
-      if (state.bad || running) return;
-      var params = state.values.slice(), losses = [], epoch = 0;
-      var calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-      var chunk = calm ? state.epochs : Math.max(50, Math.ceil(state.epochs / 60));
-      running = true;
-      (function step() {
-        var until = Math.min(state.epochs, epoch + chunk);
-        for (; epoch < until; epoch++) {
-          var g = LessonNet.lossAndGradient(data.layers, params, data.points);
-          losses.push(g.loss);
-          for (var p = 0; p < params.length; p++) params[p] -= state.rate * g.grads[p];
-        }
-        trained.setAttribute("d", path(params));
-        drawLoss(losses);
-        if (epoch < state.epochs) {
-          trainedText.textContent = words(text.training, { epoch: epoch });
-          requestAnimationFrame(step);
-        } else {
-          running = null;
-          trainedText.textContent = words(text.trained, {
-            epochs: state.epochs, loss: sig(LessonNet.lossAndGradient(data.layers, params, data.points).loss) });
-        }
-      })();
-    }
-
-    function setValues(values) {
-      inputs.forEach(function (input, p) { input.value = values[p]; });
-      update(false, true);
-    }
-
-    function gaussian() {
-      // Box-Muller: a standard normal draw, as numpy's standard_normal gives in Python.
-      var u = 1 - Math.random(), v = Math.random();
-      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-    }
-
-    function loadFragment() {
-      var hash = decodeURIComponent(location.hash);
-      if (hash.indexOf("#explorer?") !== 0) return false;
-      hash.slice(10).split("&").forEach(function (pair) {
-        var kv = pair.split("="), p = data.names.indexOf(kv[0]);
-        if (p >= 0) inputs[p].value = kv[1];
-        if (kv[0] === "learning_rate") rateInput.value = kv[1];
-        if (kv[0] === "epochs") epochsInput.value = kv[1];
-      });
-      return true;
-    }
-
-    box.addEventListener("input", function () { update(false, true); });
-    box.querySelector("[data-explorer='train']").addEventListener("click", train);
-    box.querySelector("[data-explorer='reset']").addEventListener("click", function () {
-      rateInput.value = data.learningRate;
-      epochsInput.value = data.epochs;
-      setValues(data.initial);
-    });
-    box.querySelector("[data-explorer='random']").addEventListener("click", function () {
-      setValues(data.names.map(function () { return +gaussian().toFixed(3); }));
-    });
-    box.querySelector("[data-explorer='copy']").addEventListener("click", function (event) {
-      var button = event.currentTarget;
-      var done = function () { button.textContent = text.copied; };
-      if (navigator.clipboard && navigator.clipboard.writeText) {
-        navigator.clipboard.writeText(command.textContent).then(done, function () {});
-      }
-    });
-    var shared = loadFragment();
-    update(false, false);
-    if (shared) box.scrollIntoView();
-  }
+  });
 
   /* A box that scrolls sideways (a wide formula or table on a phone) must be
      reachable by keyboard to be scrolled. */
@@ -491,11 +271,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     fillCards();
     setUpThemeToggle();
-    var data = readJson("lesson-data"), text = readJson("lesson-words");
-    if (data && window.LessonNet) {
-      setUpScrubber(data, text);
-      setUpExplorer(data, text);
-    }
     setUpNavigation();
     makeScrollersFocusable();
     window.addEventListener("resize", makeScrollersFocusable);
