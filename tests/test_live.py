@@ -310,7 +310,7 @@ def test_the_command_wraps_only_between_its_parts_on_a_phone(playwright, default
             return {parts, scroll: pre.scrollWidth, width: pre.clientWidth, height: code.getBoundingClientRect().height,
                     lineHeight: parseFloat(getComputedStyle(code).lineHeight) || 16};
         }""")
-        assert len(lines["parts"]) == 1 + 9
+        assert len(lines["parts"]) == 1 + 1 + 9   # the program, the shape, 7 parameters, rate and epochs
         for part in lines["parts"]:
             assert part["lines"] == 1, f"{part['part']} is split across lines ({lang})"
         assert lines["height"] > 2 * lines["lineHeight"], "the command does wrap on a phone"
@@ -334,7 +334,7 @@ def test_copy_puts_the_command_on_the_clipboard(playwright, default_site, tmp_pa
     page.wait_for_function("() => document.querySelector(\"#explorer [data-action='copy']\").textContent === 'Copied'")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.evaluate("document.getElementById('explorer-command').textContent")
-    assert copied.startswith("python build.py --set init.w11_1=0.25 --set init.b1_1=")
+    assert copied.startswith("python build.py --set 'network.layers=[1,2,1]' --set init.w11_1=0.25 --set init.b1_1=")
     context.close()
 
 

@@ -124,6 +124,14 @@
       sy = function (v) { return box.top + (top - v) / (top - bottom) * (box.h - box.top - box.bottom); };
       var yTicks = [], every = Math.ceil((top - bottom) / 5);
       for (var v = top; v >= bottom; v -= every) yTicks.push({ at: v, label: decade(v) });
+      // Over a decade or two, 2 and 5 times each power of ten help to read the values.
+      if (top - bottom <= 2) {
+        for (v = bottom; v < top; v++) {
+          [2, 5].forEach(function (m) {
+            yTicks.push({ at: v + Math.log10(m), label: (m * Math.pow(10, v)).toFixed(Math.max(0, -v)) });
+          });
+        }
+      }
       var xTicks = [{ at: 1, label: "1" }], step = Math.pow(10, Math.floor(Math.log10(Math.max(1, epochs))));
       if (epochs / step < 3) step /= 2;
       if ((box.w - box.left - box.right) / (epochs / step) < 48) step *= 2;
@@ -297,7 +305,8 @@
     function writeCommand(state) {
       // One unbreakable unit per "--set key=value"; lines break only at the spaces between them.
       command.textContent = "";
-      var parts = ["python build.py"].concat(data.names.map(function (name, p) {
+      // The shape comes first: the parameter names depend on it. Quoted, since a shell may read [...] as a pattern.
+      var parts = ["python build.py", "--set 'network.layers=[" + data.layers.join(",") + "]'"].concat(data.names.map(function (name, p) {
         return "--set init." + name + "=" + state.values[p];
       }), ["--set train.learning_rate=" + state.rate, "--set train.epochs=" + state.epochs]);
       parts.forEach(function (part, k) {
