@@ -193,7 +193,7 @@
 
     var mode = "recorded";
     var timer = null;        // the running play loop, whichever mode
-    var live = null;         // {start, rate, epochs, epoch, params, losses, step} or null if a value is invalid
+    var live = null;         // {start, rate, epochs, epoch, params, loss, grads, losses}; null while a value is wrong
 
     /* Put one state on screen: epoch, loss, every parameter and gradient; tell the diagrams. */
     function display(epoch, lossValue, params, grads) {
