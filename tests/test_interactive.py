@@ -1,4 +1,4 @@
-"""The page's scripts in Chromium: the snapshot scrubber and the parameter explorer.
+"""The page's scripts in Chromium: the gradient-descent display's recorded and live modes.
 
 The expected numbers come from data/run.json (numpy's run) and from the
 plain implementation in plain_network.py; the browser's network must agree
@@ -57,14 +57,12 @@ def test_scrubbing_shows_each_snapshot_of_the_run(page, default_site, record, la
         snap = snapshots[index]
         data = inlined(page)
         _, own = plain.loss_grad_121(snap["params"], [data["points"][data["example"]]])
-        readout = page.inner_text("#scrubber-readout")
-        numbers = re.findall(r"[\d.]+", readout)
-        assert int(numbers[0]) == snap["epoch"]
-        assert within_shown(numbers[-1], snap["loss"])
+        assert int(page.inner_text("#trainer-epoch")) == snap["epoch"]
+        assert within_shown(page.inner_text("#trainer-loss-value"), snap["loss"])
         assert page.get_attribute("#scrubber-image", "src").endswith(f"frame-{index + 1:03d}.png")
         for name in names:
-            assert within_shown(page.inner_text(f"#scrubber [data-param='{name}']"), snap["params"][name])
-            assert within_shown(page.inner_text(f"#scrubber [data-grad='{name}']"), snap["grads"][name])
+            assert within_shown(page.inner_text(f"#explorer td[data-param='{name}']"), snap["params"][name])
+            assert within_shown(page.inner_text(f"#explorer td[data-grad='{name}']"), snap["grads"][name])
             label = page.text_content(f"#fwd-{name} [data-slot]")
             assert within_shown(label, snap["params"][name]) or same(float(label.replace("−", "-")),
                                                                      snap["params"][name], 5e-3)
@@ -81,47 +79,49 @@ def test_keyboard_steps_and_jumps(page, default_site, record):
     page.focus("#scrubber-range")
     page.keyboard.press("End")
     assert page.input_value("#scrubber-range") == str(last)
-    assert f"{record['snapshots'][last]['epoch']}" in page.inner_text("#scrubber-readout")
+    assert page.inner_text("#trainer-epoch") == f"{record['snapshots'][last]['epoch']}"
     page.keyboard.press("Home")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
     assert page.input_value("#scrubber-range") == "2"
-    page.click("#scrubber [data-step='-1']")
+    page.click("#explorer [data-action='back']")
     assert page.input_value("#scrubber-range") == "1"
-    for control in page.query_selector_all("#scrubber button, #scrubber input"):
-        assert control.get_attribute("aria-label"), "every control has an accessible name"
+    for control in page.query_selector_all("#explorer button, #explorer input[type='range']"):
+        assert control.get_attribute("aria-label") or control.inner_text().strip(), "every control has a name"
 
 
 def test_play_runs_through_the_snapshots_and_pauses(page, default_site):
     open_lesson(page, default_site, "en")
-    page.click("#scrubber [data-play]")
+    page.click("#explorer [data-action='play']")
     page.wait_for_function("() => +document.getElementById('scrubber-range').value >= 3")
-    page.click("#scrubber [data-play]")
+    page.click("#explorer [data-action='play']")
     stopped = page.input_value("#scrubber-range")
     page.wait_for_timeout(400)
     assert page.input_value("#scrubber-range") == stopped
-    assert page.get_attribute("#scrubber [data-play]", "aria-pressed") == "false"
+    assert page.get_attribute("#explorer [data-action='play']", "aria-pressed") == "false"
 
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_changing_a_parameter_redraws_the_curve_with_numpys_loss(page, default_site, lang):
-    open_lesson(page, default_site, lang, "#try-values")
-    before = page.get_attribute("#explorer-curve path.ex-curve:not(.ex-trained)", "d")
+    open_lesson(page, default_site, lang)
+    page.click("#explorer [data-mode-button='live']")
+    before = page.get_attribute("#trainer-fit path.tr-now", "d")
     values = dict(plain.DESIGN_INIT, b1_2=-0.7, w21_2=2.5)
     page.fill("#ex-b1_2", "-0.7")
     page.fill("#ex-w21_2", "2.5")
-    after = page.get_attribute("#explorer-curve path.ex-curve:not(.ex-trained)", "d")
+    after = page.get_attribute("#trainer-fit path.tr-now", "d")
     assert after != before
-    shown = re.findall(r"\d+\.\d+", page.inner_text("#explorer-loss"))[-1]
-    assert within_shown(shown, plain.loss_121(values, plain.DESIGN_POINTS))
-    # The curve passes through the network's output: check one drawn point against plain Python.
+    assert within_shown(page.inner_text("#trainer-loss-value"), plain.loss_121(values, plain.DESIGN_POINTS))
+    # The curve passes through the network's output: check one drawn point against plain Python
+    # (the plot's frame: 12 units above, 48 below, y from -0.08 to 1.08; its height from the viewBox).
     first = re.match(r"M([\d.]+),([\d.]+)", after)
+    height = float(page.get_attribute("#trainer-fit", "viewBox").split()[3])
     data = inlined(page)
     xs = [p[0] for p in data["points"]]
     lo, hi = min(xs), max(xs)
     pad = 0.08 * (hi - lo)
     y_hat = plain.forward_121(values, lo - pad)[2]
-    assert abs(float(first.group(2)) - (270 - 28 - (y_hat + 0.08) / 1.16 * (270 - 56))) < 0.06
+    assert abs(float(first.group(2)) - (height - 48 - (y_hat + 0.08) / 1.16 * (height - 60))) < 0.06
 
 
 def test_browser_network_matches_numpy(page, default_site):
@@ -149,18 +149,19 @@ def test_browser_network_matches_numpy(page, default_site):
 
 
 def test_browser_training_reaches_numpys_result(page, default_site, record):
-    open_lesson(page, default_site, "en", "#try-values")
+    open_lesson(page, default_site, "en")
+    page.click("#explorer [data-mode-button='live']")
     page.fill("#ex-epochs", "300")
-    page.click("[data-explorer='train']")
-    page.wait_for_function("() => document.getElementById('explorer-trained').textContent.indexOf('300') >= 0")
-    shown = re.findall(r"\d+\.\d+", page.inner_text("#explorer-trained"))[-1]
+    page.click("#explorer [data-action='play']")
+    page.wait_for_function("() => document.getElementById('trainer-epoch').textContent === '300'")
     result = plain.plain_train(lambda p: plain.loss_grad_121(p, plain.DESIGN_POINTS), plain.DESIGN_INIT,
-                               plain.DESIGN_LEARNING_RATE, 300)
-    assert within_shown(shown, result["final_loss"])
+                               plain.DESIGN_LEARNING_RATE, 300, keep=[300])
+    assert within_shown(page.inner_text("#trainer-loss-value"), result["snapshots"][300][0])
 
 
 def test_fragment_round_trip_and_rebuild_command(page, browser, default_site):
-    open_lesson(page, default_site, "en", "#try-values")
+    open_lesson(page, default_site, "en")
+    page.click("#explorer [data-mode-button='live']")
     page.fill("#ex-w11_1", "0.35")
     page.fill("#ex-learning-rate", "0.2")
     url = page.evaluate("location.href")
@@ -180,7 +181,8 @@ def test_fragment_round_trip_and_rebuild_command(page, browser, default_site):
 
 
 def test_language_switch_carries_the_explorer_state(page, default_site):
-    open_lesson(page, default_site, "en", "#try-values")
+    open_lesson(page, default_site, "en")
+    page.click("#explorer [data-mode-button='live']")
     page.fill("#ex-b1_1", "1.25")
     page.evaluate("document.querySelector('a.lang-switch').click()")
     page.wait_for_url("**/zh/index.html#explorer?*")
@@ -199,7 +201,7 @@ def test_nothing_moves_for_readers_who_prefer_reduced_motion(browser, default_si
     page.wait_for_load_state("load")
     page.wait_for_timeout(300)
     assert page.input_value("#scrubber-range") == "0"
-    assert page.get_attribute("#scrubber [data-play]", "aria-pressed") == "false"
+    assert page.get_attribute("#explorer [data-action='play']", "aria-pressed") == "false"
     page.close()
 
 
@@ -210,6 +212,6 @@ def test_phone_layout_of_the_controls(browser, default_site):
         page.goto((default_site / lang / "index.html").as_uri() + "#try-values")
         page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
-        page.click("#scrubber [data-step='1']")
+        page.click("#explorer [data-action='step']")
         assert page.input_value("#scrubber-range") == "1"
     page.close()

@@ -142,7 +142,7 @@ def test_diagrams_code_and_explorer_follow_the_theme(page, default_site, lang):
             label: get('.dg-label', 'fill'),
             code: get('.code .highlight pre', 'backgroundColor'),
             keyword: get('.code .highlight .k', 'color'),
-            plot: get('#explorer-curve', 'backgroundColor'),
+            plot: get('#trainer-fit', 'backgroundColor'),
             figure: get('.figure img', 'backgroundColor'),
             card: get('.card', 'backgroundColor'),
         };
@@ -166,8 +166,8 @@ def test_print_is_a_clean_handout(page, default_site, lang):
     assert not page.locator(".print-frames").is_visible()
     page.emulate_media(media="print")
     assert not is_dark(page), "paper is light even for a reader in dark mode"
-    for hidden in (".skip-link", "[data-theme-toggle]", ".lang-switch", "#scrubber", ".scrubber-controls",
-                   "#explorer", ".explorer-buttons", ".diagram-hint", "#figure-animation"):
+    for hidden in (".skip-link", "[data-theme-toggle]", ".lang-switch", ".trainer-controls",
+                   "#explorer", ".trainer-inputs", "#scrubber-image", ".diagram-hint", "#figure-animation"):
         for k in range(page.locator(hidden).count()):
             assert not page.locator(hidden).nth(k).is_visible(), f"{hidden} is printed"
     assert page.locator(".toc li").first.is_visible()

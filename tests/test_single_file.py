@@ -57,8 +57,8 @@ def test_single_file_opens_offline_with_everything(browser, packed, lang):
     loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
     assert all(name.startswith("data:") for name in loaded), loaded
     # The snapshot player shows another frame, also from inside the file.
-    page.locator("#scrubber").scroll_into_view_if_needed()
-    page.click("#scrubber [data-step='1']")
+    page.locator("#explorer").scroll_into_view_if_needed()
+    page.click("#explorer [data-action='step']")
     page.wait_for_function("document.getElementById('scrubber-range').value === '1'")
     page.wait_for_function("(() => { const i = document.getElementById('scrubber-image');"
                            " return i.src.startsWith('data:image/png') && i.complete && i.naturalWidth > 0; })()")
