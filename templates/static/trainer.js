@@ -120,7 +120,9 @@
 
     function setUpFrame(size, epochs, top, bottom) {
       var box = { w: size.w, h: size.h, left: 62, right: 22, top: 12, bottom: 48 };
-      sx = function (e) { return box.left + (e - 1) / Math.max(1, epochs - 1) * (box.w - box.left - box.right); };
+      // Epochs on a log scale, as in the lesson's loss figure: the first epochs' fall gets room.
+      var span = Math.log10(Math.max(2, epochs));
+      sx = function (e) { return box.left + Math.log10(e) / span * (box.w - box.left - box.right); };
       sy = function (v) { return box.top + (top - v) / (top - bottom) * (box.h - box.top - box.bottom); };
       var yTicks = [], every = Math.ceil((top - bottom) / 5);
       for (var v = top; v >= bottom; v -= every) yTicks.push({ at: v, label: decade(v) });
@@ -132,10 +134,10 @@
           });
         }
       }
-      var xTicks = [{ at: 1, label: "1" }], step = Math.pow(10, Math.floor(Math.log10(Math.max(1, epochs))));
-      if (epochs / step < 3) step /= 2;
-      if ((box.w - box.left - box.right) / (epochs / step) < 48) step *= 2;
-      for (var e = step; e <= epochs; e += step) if (sx(e) - sx(1) > 30) xTicks.push({ at: e, label: String(e) });
+      var xTicks = [], e;
+      for (e = 1; e <= epochs; e *= 10) xTicks.push({ at: e, label: String(e) });
+      e = xTicks[xTicks.length - 1].at;   // the last epoch too, where it has room
+      if (epochs !== e && sx(epochs) - sx(e) > 8 * String(epochs).length + 8) xTicks.push({ at: epochs, label: String(epochs) });
       layer = frame(svg, box, xTicks, yTicks, sx, sy);
     }
 
@@ -155,7 +157,8 @@
         if (drawn !== key) { setUpFrame(size, epochs, top, bottom); drawn = key; }
         layer.textContent = "";
         var n = losses.length, stride = Math.max(1, Math.floor(n / 500)), d = "";
-        for (var k = 0; k < n; k += stride) d += (k ? "L" : "M") + sx(k + 1).toFixed(1) + "," + sy(logs[k]).toFixed(1);
+        // Every one of the first epochs (the log scale spreads them out), then every stride-th.
+        for (var k = 0; k < n; k += k < 100 ? 1 : stride) d += (k ? "L" : "M") + sx(k + 1).toFixed(1) + "," + sy(logs[k]).toFixed(1);
         d += "L" + sx(n).toFixed(1) + "," + sy(logs[n - 1]).toFixed(1);
         node("path", { "class": "tr-loss", d: d }, layer);
         node("circle", { "class": "tr-loss-dot", cx: sx(n), cy: sy(logs[n - 1]), r: 4 }, layer);
