@@ -86,15 +86,20 @@ def finish(page, epoch: int, timeout: float = 30000):
 
 # ---------------------------------------------------------------- live training = numpy
 
+def trained_live(page, epochs: int) -> dict:
+    """Switch to live training, play `epochs` epochs shown every 100, and read what the display shows."""
+    go_live(page)
+    set_values(page, epochs=epochs)
+    page.select_option("#trainer-every", "100")
+    page.click("#explorer [data-action='play']")
+    finish(page, epochs)
+    return shown(page)
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_live_training_matches_plain_python(page, default_site, lang):
     open_lesson(page, default_site, lang)
-    go_live(page)
-    set_values(page, epochs=300)
-    page.select_option("#trainer-every", "100")
-    page.click("#explorer [data-action='play']")
-    finish(page, 300)
-    state = shown(page)
+    state = trained_live(page, 300)
     assert state["epoch"] == 300
     assert_matches(state, *plain_at(VALUES, RATE, 300))
     # The text is the same number, rounded.
@@ -104,12 +109,7 @@ def test_live_training_matches_plain_python(page, default_site, lang):
 def test_live_training_matches_a_build_run_with_the_displayed_command(page, default_site, tmp_path):
     """The command the display writes runs, and its numpy run is the display's run to 1e-9."""
     open_lesson(page, default_site, "en")
-    go_live(page)
-    set_values(page, epochs=300)
-    page.select_option("#trainer-every", "100")
-    page.click("#explorer [data-action='play']")
-    finish(page, 300)
-    state = shown(page)
+    state = trained_live(page, 300)
     command = page.inner_text("#explorer-command")
     words = shlex.split(command)
     assert words[:2] == ["python", "build.py"]
