@@ -92,9 +92,10 @@
       mark();
     }
 
-    // On a narrow screen the contents start folded so the lesson comes first.
+    // The contents come folded (on a phone the lesson comes first; folding them after the first
+    // paint moved the whole page up); beside the lesson, on a wide screen, they open.
     var toc = document.querySelector(".toc details");
-    if (toc && window.matchMedia("(max-width: 63.99rem)").matches) toc.removeAttribute("open");
+    if (toc && !window.matchMedia("(max-width: 63.99rem)").matches) toc.setAttribute("open", "");
   }
 
   /* ---- the network diagrams: cards in a panel, the chain lit, one sample (or the mean) at a time
@@ -126,6 +127,7 @@
       if (part) {
         part.classList.add("active");
         part.setAttribute("aria-expanded", "true");
+        fillCard(cardOf(part));
         cardOf(part).classList.add("open");
       }
       figure.classList.toggle("has-card", !!part);
@@ -231,10 +233,15 @@
       var mean = state.sample === "mean";
       var values = LessonNet.slots(data.layers, state.params, data.points, state.sample);
       var sub = mean ? "" : String(state.sample + 1).replace(/\d/g, function (d) { return SUBSCRIPT[+d]; });
+      // Cards are filled when first opened (fillCard): the ones filled so far are written now, the
+      // others when they open.
+      repaint = function (root) {
+        fillSlots(root, values);
+        each("[data-sub]", root, function (node) { node.textContent = sub; });
+      };
       figures.forEach(function (figure) {
         figure.classList.toggle("mean-mode", mean);
-        fillSlots(figure, values);
-        each("[data-sub]", figure, function (node) { node.textContent = sub; });
+        repaint(figure);
         each("[data-sample]", figure, function (select) { select.value = String(state.sample); });
       });
       var point = mean ? null : data.points[state.sample];
@@ -334,17 +341,22 @@
   }
 
   /* The diagram cards' formulas are the same in both languages, so they come
-     from one file both pages share (assets/cards.js, loaded before this runs). */
-  function fillCards() {
+     from one file both pages share (assets/cards.js, loaded before this runs). A card's formulas
+     enter the page only when it first opens: filling all of them at load added some 14,000 elements. */
+  var repaint = null;   // writes the numbers the diagrams show now into a newly filled card
+
+  function fillCard(card) {
+    if (!card || card.hasAttribute("data-filled")) return;
     var formulas = window.LessonCards || {};
-    each("[data-card-math]", null, function (box) {
+    each("[data-card-math]", card, function (box) {
       var html = formulas[box.getAttribute("data-card-math")];
       if (html) box.innerHTML = html;
     });
+    card.setAttribute("data-filled", "");
+    if (repaint) repaint(card);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    fillCards();
     setUpThemeToggle();
     var data = readJson("lesson-data"), text = readJson("lesson-words");
     setUpDiagrams(data, text);
