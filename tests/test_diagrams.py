@@ -422,7 +422,10 @@ def test_the_sample_selector_sets_every_number_of_both_diagrams(desktop, default
         # One selector drives both diagrams.
         assert page.input_value("#sample-forward") == page.input_value("#sample-backward") == str(choice)
         check_numbers(page, layers, names, data["initial"], points, choice)
-        # The cards say which sample their numbers belong to, or give the mean.
+        # The cards say which sample their numbers belong to, or give the mean (a card's formulas
+        # enter the page when it opens: open both).
+        page.focus("#fwd-x")
+        page.focus("#bwd-w11_1")
         if choice == "mean":
             card = page.text_content("#card-bwd-w11_1 .card-mean [data-slot='g:w11_1']")
             _, mean = plain.loss_grad_generic(layers, dict(zip(names, data["initial"])), points)

@@ -69,6 +69,7 @@ def test_scrubbing_shows_each_snapshot_of_the_run(page, default_site, record, la
             # The backward diagram shows the example sample's own gradient (the selector's default).
             gradient = page.text_content(f"#bwd-{name} [data-slot]").replace("−", "-")
             assert same(float(gradient), own[name], 5e-3)
+        page.focus(f"#bwd-{names[0]}")   # a card's formulas enter the page when it opens
         card = page.text_content(f"#card-bwd-{names[0]} .card-mean [data-slot='g:{names[0]}']")
         assert same(float(card.replace("−", "-")), snap["grads"][names[0]], 5e-4)
 
