@@ -123,10 +123,20 @@ def test_every_npm_package_supports_the_node_the_readme_names():
     """`npm ci` on node 20 warns EBADENGINE for a package whose engines exclude it."""
     lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
     for name, package in lock["packages"].items():
-        wanted = package.get("engines", {}).get("node", ">=0")
-        minimum = re.fullmatch(r">=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?", wanted)
-        assert minimum, (name, wanted)
-        assert tuple(int(part or 0) for part in minimum.groups()) <= (20, 0, 0), (name, wanted)
+        wanted = package.get("engines", {}).get("node", "*")
+        assert any(admits_node_20(part.strip()) for part in wanted.split("||")), (name, wanted)
+
+
+def admits_node_20(wanted: str) -> bool:
+    """Whether one alternative of an engines range ("*", ">= 18.16", "20.*") admits node 20.0.0."""
+    if wanted == "*":
+        return True
+    at_least = re.fullmatch(r">=\s*(\d+)(?:\.(\d+|\*))?(?:\.(\d+|\*))?", wanted)
+    if at_least:
+        return tuple(int(part) if part and part != "*" else 0 for part in at_least.groups()) <= (20, 0, 0)
+    major = re.fullmatch(r"(\d+)\.\*", wanted)
+    assert major, f"a range this test cannot read: {wanted}"
+    return int(major.group(1)) == 20
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists() or shutil.which("git") is None, reason="needs the git repository")
