@@ -204,10 +204,19 @@ def terminate(signum, frame) -> None:
     raise Terminated
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command and report what it did; a stop (Ctrl-C, SIGTERM) is one line too."""
+STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
+def main(argv: list[str] | None = None, leaving: bool = False) -> int:
+    """Run the command and report what it did; a stop (Ctrl-C, SIGTERM) is one line too.
+
+    Once the new site is in place, a stop is held back: the build is done, and what is left is
+    to say so (and, when `leaving`, for the process to end, with the stop still held: it ends
+    anyway, and its status says what really happened).
+    """
     argv = sys.argv[1:] if argv is None else argv
     previous = signal.signal(signal.SIGTERM, terminate)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
     try:
         return run(argv)
     except KeyboardInterrupt as stop:   # also SIGTERM (Terminated); the engine stopped its helpers already
@@ -216,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     finally:
+        if leaving:
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
         signal.signal(signal.SIGTERM, previous)
+        if not leaving:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def run(argv: list[str]) -> int:
@@ -236,6 +249,7 @@ def run(argv: list[str]) -> int:
     try:
         report = build(paths, args.overrides, ProgressBars(not args.quiet and sys.stderr.isatty()), args.strict,
                        (args.single_file, args.lang) if args.single_file else None)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)   # the new site is in place: see main()
     except StrictError as err:
         for line in err.warnings:
             print(f"build.py: error: {line} (--strict)", file=sys.stderr)
@@ -260,7 +274,7 @@ def say(line: str, trouble: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    status = main()
+    status = main(leaving=True)
     # Everything is written and every helper has ended. Python's last garbage collections on the way
     # out would look through every object once more only to free what the process's end frees anyway.
     gc.freeze()
