@@ -279,9 +279,7 @@
 
   /* engine/formulas.py num(): 4 significant digits, negatives in parentheses unless a result. */
   function formulaNumber(value, result) {
-    var text;
-    if (value === 0 || !isFinite(value)) text = String(value);
-    else text = value.toFixed(Math.max(0, 3 - Math.floor(Math.log10(Math.abs(value)))));
+    var text = sig(value);
     return text.charAt(0) === "-" && !result ? "(" + minus(text) + ")" : minus(text);
   }
 
@@ -303,6 +301,9 @@
     if (value === 0 || !isFinite(value)) return String(value);
     return value.toFixed(Math.max(0, 3 - Math.floor(Math.log10(Math.abs(value)))));
   }
+
+  /* The same words and numbers for the training display (assets/trainer.js, which loads later). */
+  window.LessonText = { words: words, minus: minus, sig: sig };
 
   /* Write new values into every marked number of the diagrams and their cards; a number
      the values lack (one sample's, when the mean is shown) becomes a dash. */

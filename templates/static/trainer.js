@@ -4,23 +4,15 @@
      LessonNet (assets/network.js, the same arithmetic as numpy), drawn as it goes.
    Whatever it shows, it announces the parameters with a "lesson:params" event, so
    the network diagrams can show the same numbers.
-   Classic script, loaded in <head> after network.js; it starts when the page is parsed. */
+   Classic script, loaded at the end of the page (after lesson.js and network.js, in <head>);
+   it starts when the page is parsed. */
 (function () {
   "use strict";
 
   var SVG = "http://www.w3.org/2000/svg";
 
-  function words(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
-  }
-
-  function minus(text) { return text.replace("-", "\u2212"); }
-
-  /* engine/pages.py sig(): 4 significant digits, fixed notation. */
-  function sig(value) {
-    if (value === 0 || !isFinite(value)) return String(value);
-    return value.toFixed(Math.max(0, 3 - Math.floor(Math.log10(Math.abs(value)))));
-  }
+  // Filling in the page's words, the minus sign, 4 significant digits: as lesson.js does them.
+  var words = LessonText.words, minus = LessonText.minus, sig = LessonText.sig;
 
   function node(name, attributes, parent, text) {
     var made = document.createElementNS(SVG, name);
