@@ -87,6 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--site", type=Path, help="a built site (default: build the default lesson now)")
     parser.add_argument("--runs", type=int, default=3, help="runs per page; the table gives the median (default 3)")
+    parser.add_argument("--reports", type=Path, help="keep Lighthouse's JSON reports in this folder (to read the trace)")
     args = parser.parse_args()
     if not LIGHTHOUSE.exists():
         sys.exit("benchmarks/lighthouse.py: node_modules/.bin/lighthouse is missing: run `npm ci`")
@@ -103,7 +104,9 @@ def main() -> None:
               f"{'a11y':>5} {'best pr.':>8} {'sent':>9}")
         try:
             for page in ("zh/", "en/"):
-                runs = [audit(base + page, Path(tmp) / f"report-{k}.json") for k in range(args.runs)]
+                folder = args.reports or Path(tmp)
+                folder.mkdir(parents=True, exist_ok=True)
+                runs = [audit(base + page, folder / f"{page[:2]}-{k}.json") for k in range(args.runs)]
                 m = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
                 print(f"{page:<5} {m['performance']:>11.2f} {m['tbt']:>5.0f} ms {m['cls']:>6.3f} {m['lcp']:>5.2f} s "
                       f"{m['dom']:>7.0f} {m['accessibility']:>5.2f} {m['best']:>8.2f} {m['bytes'] / 1024:>5.0f} KiB")

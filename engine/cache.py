@@ -1,7 +1,7 @@
 """Remember expensive results by the hash of everything they were made from.
 
 A rebuild that changes one paragraph of prose should not train the network,
-draw 51 frames and start KaTeX again. Each result is stored under a key that
+draw 51 frames and start node again. Each result is stored under a key that
 hashes its inputs together with a fingerprint of the code and the package
 versions that made it, so a change to any of them makes a new key: the cache
 can be missing an entry, but it cannot hand back a stale one.
@@ -52,15 +52,16 @@ TAG = b"lesson-cache/1"   # an entry's first bytes: what it is and the version o
 
 
 def code_fingerprint() -> str:
-    """A hash of the engine's source files, the package versions and the KaTeX version."""
+    """A hash of the engine's source files, the package versions and the npm packages' versions."""
     digest = hashlib.sha256()
     for path in sorted((ROOT / "engine").glob("*.*")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for package in PACKAGES:
         digest.update(f"{package}={metadata.version(package)}".encode())
-    katex = ROOT / "node_modules" / "katex" / "package.json"
-    if katex.is_file():
-        digest.update(katex.read_bytes())
+    for package in ("temml", "@fontsource/stix-two-math"):   # the formulas' MathML and the math font
+        manifest = ROOT / "node_modules" / package / "package.json"
+        if manifest.is_file():
+            digest.update(manifest.read_bytes())
     return digest.hexdigest()
 
 

@@ -4,7 +4,7 @@ The same drawing serves the forward pass (arrows point up from the input to the
 output; numbers are weights and activations) and the backward pass (a loss node
 E sits on top and the arrows point down from it; numbers are gradients). Every
 node, edge and bias is a focusable element that names the card (a formula,
-rendered by KaTeX) it opens; the page's script shows the card in the panel
+rendered by Temml) it opens; the page's script shows the card in the panel
 beside or under the drawing.
 
 The backward drawing also carries the chain rule's local derivatives, hidden

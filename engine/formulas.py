@@ -57,7 +57,7 @@ def num(value: float, key: str | None = None, result: bool = False, digits: int 
     text = f"({text})" if text.startswith("-") and not result else text
     if key is None:
         return text
-    return f"\\htmlData{{slot={key}{', result=1' if result else ''}{', whole=1' if whole else ''}}}{{{text}}}"
+    return f"\\data{{slot={key}{', result=1' if result else ''}{', whole=1' if whole else ''}}}{{{text}}}"
 
 
 def k_slot(k: int) -> str:
@@ -117,16 +117,17 @@ def forward_formulas(network: Network, values: dict[str, float], x: float) -> li
         for j in range(1, network.layers[l] + 1):
             z_name, a_name = latex_name(f"z{j}_{l}"), latex_name(f"a{j}_{l}")
             terms = " + ".join(f"{latex_name(f'w{i}{j}_{l}')}\\,{node_latex(l - 1, i)}" for i in inputs)
-            numbers = " + ".join(f"{num(param(values, 'w', f'{i}{j}', l), f'p:w{i}{j}_{l}')}\\cdot "
-                                 f"{num(nodes.a[l - 1, i], slot('a', l - 1, i))}" for i in inputs)
+            products = [f"{num(param(values, 'w', f'{i}{j}', l), f'p:w{i}{j}_{l}')}\\cdot "
+                        f"{num(nodes.a[l - 1, i], slot('a', l - 1, i))}" for i in inputs]
             bias = latex_name(f"b{j}_{l}")
             z, a = nodes.z[l, j], nodes.a[l, j]
             symbolic = (f"\\begin{{aligned}} {z_name} &= {terms} + {bias} \\\\ "
                         f"{a_name} &= \\sigma({z_name}) = \\frac{{1}}{{1 + e^{{-{z_name}}}}} \\end{{aligned}}")
-            numeric = (f"\\begin{{aligned}} {z_name} &= {numbers} + {num(param(values, 'b', str(j), l), f'p:b{j}_{l}')} "
-                       f"= {num(z, slot('z', l, j), result=True)} \\\\ "
-                       f"{a_name} &= \\sigma({num(z, slot('z', l, j), result=True)}) "
-                       f"= {num(a, slot('a', l, j), result=True)} \\end{{aligned}}")
+            bias_number = num(param(values, 'b', str(j), l), f'p:b{j}_{l}')
+            numeric = aligned(f"{z_name} &= {in_rows(products + [bias_number], ' + ', 2)}",
+                              f"&= {num(z, slot('z', l, j), result=True)}",
+                              f"{a_name} &= \\sigma({num(z, slot('z', l, j), result=True)}) "
+                              f"= {num(a, slot('a', l, j), result=True)}")
             formulas.append(Formula(f"node-a{j}_{l}", symbolic, numeric, a,
                                     ((f"{a_name} at x = {x}", a, float(engine_a[l][0, j - 1])),)))
     return formulas
@@ -228,11 +229,10 @@ def path_factors(values: dict[str, float], nodes: NodeValues, y: float, name: st
 PATH_BREAK = " \\\\ &\\quad + "  # inside `aligned`: each further path on a line of its own
 
 
-def sum_of_paths(paths: list[list[Factor]]) -> tuple[str, str, float]:
-    """LaTeX of a sum over paths of products, one path a line (symbols, numbers), and its value."""
+def sum_of_paths(paths: list[list[Factor]]) -> tuple[str, float]:
+    """LaTeX of a sum over paths of products of symbols, one path a line, and its value."""
     symbols = PATH_BREAK.join("\\,".join(f.tex for f in factors) for factors in paths)
-    numbers = PATH_BREAK.join("\\cdot ".join(num(f.value, f.key) for f in factors) for factors in paths)
-    return symbols, numbers, math.fsum(math.prod(f.value for f in factors) for factors in paths)
+    return symbols, math.fsum(math.prod(f.value for f in factors) for factors in paths)
 
 
 def aligned(*rows: str) -> str:
@@ -251,24 +251,21 @@ def node_gradient_formulas(network: Network, values: dict[str, float], x: float,
     for l in range(0, network.depth + 1):
         for j in range(1, network.layers[l] + 1):
             paths = [upstream_factors(values, nodes, y, path) for path in paths_to_output(network, l, j)]
-            symbols, numbers, value = sum_of_paths(paths)
+            symbols, value = sum_of_paths(paths)
             target = node_latex(l, j)
             if l == network.depth:
                 symbols = "-2\\,(y_k - \\hat y_k)"
             result = num(value, slot("d", l, j), result=True)
 
-            def numeric(k_tex: str, y_tex: str, rows: bool, chain: str) -> str:
+            def numeric(k_tex: str, y_tex: str) -> str:
                 said = (f"-2\\,({y_tex} - {num(nodes.a[l, j], slot('a', l, j))})" if l == network.depth
-                        else chain)
-                if rows or len(paths) > 1:
-                    return aligned(f"{partial(f'E_{{{k_tex}}}', target)} &= {said}", f"&= {result}")
-                return aligned(f"{partial(f'E_{{{k_tex}}}', target)} &= {said} = {result}")
+                        else chain_rows(paths))
+                return aligned(f"{partial(f'E_{{{k_tex}}}', target)} &= {said}", f"&= {result}")
             formulas.append(Formula(
                 "grad-x" if l == 0 else f"grad-a{j}_{l}",
-                aligned(f"{partial('E_k', target)} &= {symbols}"), numeric(str(k), num(y), False, numbers),
+                aligned(f"{partial('E_k', target)} &= {symbols}"), numeric(str(k), num(y)),
                 value, ((f"dE_{k}/d{target}", value, float(engine[l][0, j - 1])),),
-                card=numeric(k_slot(k), num(y, "y", whole=True), len(paths_to_output(network, l, j)[0]) > 2,
-                             chain_rows(paths))))
+                card=numeric(k_slot(k), num(y, "y", whole=True))))
     return formulas
 
 
@@ -298,18 +295,18 @@ def gradient_formulas(network: Network, values: dict[str, float], points: Sequen
         mean = math.fsum(per_sample) / n
         paths, value_k = sample_gradient(network, values, samples[example], points[example][1], name)
         target = latex_name(name)
-        products, numbers, _ = sum_of_paths(paths)
+        products, _ = sum_of_paths(paths)
         k = example + 1
         symbolic = aligned(
             f"{partial('E', target)} &= \\frac{{1}}{{n}} \\sum_{{k=1}}^{{n}} {partial('E_k', target)}",
             f"{partial('E_k', target)} &= {products}")
-        sample = f"= {num(value_k, f'gk:{name}', result=True)}"
-        numeric = aligned(
-            f"{partial(f'E_{{{k}}}', target)} &= {numbers}" + (f" \\\\ &{sample}" if len(paths) > 1 else f" {sample}"),
-            f"{partial('E', target)} &= \\frac{{1}}{{{n}}} \\sum_{{k=1}}^{{{n}}} {partial('E_k', target)} "
-            f"= {num(mean, f'g:{name}', result=True)}")
-        card = aligned(f"{partial(f'E_{{{k_slot(k)}}}', target)} &= {chain_rows(paths)}",
-                       f"&= {num(value_k, f'gk:{name}', result=True)}")
+        def sample(k_tex: str) -> list[str]:   # one sample's product, its result on a line of its own
+            return [f"{partial(f'E_{{{k_tex}}}', target)} &= {chain_rows(paths)}",
+                    f"&= {num(value_k, f'gk:{name}', result=True)}"]
+        numeric = aligned(*sample(str(k)),
+                          f"{partial('E', target)} &= \\frac{{1}}{{{n}}} \\sum_{{k=1}}^{{{n}}} {partial('E_k', target)} "
+                          f"= {num(mean, f'g:{name}', result=True)}")
+        card = aligned(*sample(k_slot(k)))
         formulas.append(Formula(f"grad-{name}", symbolic, numeric, mean, (
             (f"dE_{k}/d{name}", value_k, float(engine_example[p])),
             (f"dE/d{name}", mean, float(engine_grads[p])),
@@ -317,13 +314,16 @@ def gradient_formulas(network: Network, values: dict[str, float], points: Sequen
     return formulas
 
 
+def in_rows(terms: list[str], joiner: str, per_row: int) -> str:
+    """Terms joined by an operator (" + ", "\\cdot "), `per_row` to a line of an `aligned` block: a phone's
+    screen holds about 340 CSS px of formula."""
+    rows = [joiner.join(terms[start:start + per_row]) for start in range(0, len(terms), per_row)]
+    return f" \\\\ &\\quad{joiner}".join(rows)
+
+
 def chain_rows(paths: list[list[Factor]], per_row: int = 3) -> str:
-    """The numbers of each path's product, `per_row` factors to a line (a card is narrow)."""
-    def rows(factors: list[Factor]) -> str:
-        numbers = [num(f.value, f.key) for f in factors]
-        return " \\\\ &\\quad\\cdot ".join("\\cdot ".join(numbers[start:start + per_row])
-                                              for start in range(0, len(numbers), per_row))
-    return PATH_BREAK.join(rows(factors) for factors in paths)
+    """The numbers of each path's product, `per_row` factors to a line, each path on lines of its own."""
+    return PATH_BREAK.join(in_rows([num(f.value, f.key) for f in factors], "\\cdot ", per_row) for factors in paths)
 
 
 def mean_card(target: str, name: str, per_sample: list[float], mean: float) -> str:

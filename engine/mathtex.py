@@ -1,18 +1,16 @@
-"""Turn LaTeX into HTML with KaTeX, all formulas of a build in one node process.
+"""Turn LaTeX into MathML with Temml, all formulas of a build in one node process.
 
 Pages are rendered first with a placeholder wherever a formula goes; the
 placeholders are collected in a `MathBatch` and sent to node section by
 section (starting node costs about 0.1 s, so once per build rather than once
 per formula; it starts as soon as the run is trained, so that cost overlaps
-other work), and the answers are substituted at the end. A formula KaTeX rejects stops the build with the
-formula and the page that holds it.
+other work), and the answers are substituted at the end. A formula Temml
+rejects stops the build with the formula and the page that holds it.
 
-KaTeX's HTML is verbose: a lesson page holds some 500 formulas. `KatexStyle`
-writes the same markup shorter (short class names, with KaTeX's style sheet
-rewritten to match; no TeX annotation; no classes that no style sheet
-names; repeated inline styles as classes) and ships only the fonts the
-formulas use. The browser draws the result pixel for pixel like KaTeX's own
-output (tests/test_light.py compares screenshots).
+The browser lays out MathML itself (MathML Core: Chromium, Firefox, Safari),
+and screen readers read it: one element per symbol, where an HTML rendering
+needs several boxes per symbol plus a hidden MathML copy for screen readers.
+The formulas are drawn with a math font the site ships (engine/mathfont.py).
 """
 
 from __future__ import annotations
@@ -22,11 +20,8 @@ import os
 import queue
 import re
 import shutil
-import string
 import subprocess
 import threading
-from collections import Counter
-from itertools import product
 from pathlib import Path
 
 from engine.output import HeldStops
@@ -34,12 +29,9 @@ from engine.output import HeldStops
 from engine.cache import Form
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = Path(__file__).with_name("katex_render.js")
-KATEX_DIST = ROOT / "node_modules" / "katex" / "dist"
+SCRIPT = Path(__file__).with_name("temml_render.js")
+TEMML = ROOT / "node_modules" / "temml" / "package.json"
 TOKEN = re.compile(r"\x02MATH(\d+)\x03")
-# KaTeX's classes that the site's own style sheet and scripts name: they keep
-# their names (tests/test_light.py checks that templates/static names no other).
-OWN_CLASSES = ("katex", "katex-display", "mspace")
 # TeX compiled without optimisation: for a few hundred formulas V8's
 # optimising compiler costs more CPU than it saves.
 NODE_FLAGS = ("--no-opt",)
@@ -47,26 +39,26 @@ KEPT_FORMULAS = 5_000   # formulas the cache keeps across builds (a dozen settin
 
 
 def formulas_entry(known: dict[tuple[str, bool], str]) -> tuple[list, dict]:
-    """Rendered formulas as the cache keeps them: [tex, display, HTML] each."""
-    return [[tex, display, html] for (tex, display), html in known.items()], {}
+    """Rendered formulas as the cache keeps them: [tex, display, MathML] each."""
+    return [[tex, display, mathml] for (tex, display), mathml in known.items()], {}
 
 
 def formulas_from_entry(rows: list, files: dict) -> dict[tuple[str, bool], str]:
-    """Rendered formulas from the cache: (tex, display) -> HTML."""
+    """Rendered formulas from the cache: (tex, display) -> MathML."""
     if files:
         raise ValueError("files among the formulas")
-    return {(tex, display): html for tex, display, html in rows}
+    return {(tex, display): mathml for tex, display, mathml in rows}
 
 
 FORMULAS = Form([(str, bool, str)], formulas_entry, formulas_from_entry)
 
 
 class FormulaError(Exception):
-    """KaTeX could not render a formula; str() names the page and the formula."""
+    """Temml could not render a formula; str() names the page and the formula."""
 
 
-class Katex:
-    """One node process running KaTeX, started early so that its start-up overlaps other work.
+class Temml:
+    """One node process running Temml, started early so that its start-up overlaps other work.
 
     Formulas go to it in batches, one JSON line each, as the pages that hold
     them are written; it renders each batch while the build goes on. Two
@@ -85,8 +77,8 @@ class Katex:
         self.threads: list[threading.Thread] = []
         self.sent = 0                         # formulas sent
 
-    def start(self) -> "Katex":
-        """Start node and let it load KaTeX while Python goes on (nothing if node is not installed)."""
+    def start(self) -> "Temml":
+        """Start node and let it load Temml while Python goes on (nothing if node is not installed)."""
         node = shutil.which("node")
         if self.process is None and node is not None:
             with HeldStops() as held:   # node and its threads are started and known, or none of them
@@ -124,19 +116,19 @@ class Katex:
         """Hand a batch of formulas ({"tex", "display"}) to node, which starts on it at once."""
         self.start()
         if self.process is None:
-            raise FormulaError("node: expected Node.js on the PATH to run KaTeX, got none: install Node.js 20 "
+            raise FormulaError("node: expected Node.js on the PATH to run Temml, got none: install Node.js 20 "
                                "(apt-get install nodejs), then run `npm ci` in the project folder")
         self.batches.put(json.dumps(items) + "\n")
         self.sent += len(items)
 
     def results(self) -> list[dict]:
-        """The answers to every batch sent, in order ({"html"} or {"error"}); node then ends."""
+        """The answers to every batch sent, in order ({"mathml"} or {"error"}); node then ends."""
         self.batches.put(None)
         reader = self.threads[1]
         reader.join(self.TIME_LIMIT)
         if reader.is_alive():
             self.close()
-            raise FormulaError(f"KaTeX: expected node to render {self.sent} formulas within "
+            raise FormulaError(f"Temml: expected node to render {self.sent} formulas within "
                                f"{self.TIME_LIMIT:.0f} s, got no answer in that time")
         try:
             status = self.process.wait(timeout=5)   # its output has ended: it is on its way out
@@ -145,14 +137,14 @@ class Katex:
         self.close()
         said = [line for line in self.complaints if line]
         if status != 0:
-            raise FormulaError(f"KaTeX: node stopped with exit status {status}"
+            raise FormulaError(f"Temml: node stopped with exit status {status}"
                                + (f": {said[-1][:200]}" if said else ""))
         try:
             answers = [answer for line in self.answers for answer in json.loads(line)]
         except ValueError:
-            raise FormulaError(f"KaTeX: expected node to answer in JSON, got {self.answers[0][:80]!r}") from None
+            raise FormulaError(f"Temml: expected node to answer in JSON, got {self.answers[0][:80]!r}") from None
         if len(answers) != self.sent or not all(isinstance(a, dict) for a in answers):
-            raise FormulaError(f"KaTeX: expected {self.sent} rendered formulas from node, got {len(answers)}")
+            raise FormulaError(f"Temml: expected {self.sent} rendered formulas from node, got {len(answers)}")
         self.answers, self.sent = [], 0
         return answers
 
@@ -180,32 +172,32 @@ class Katex:
         self.batches = queue.SimpleQueue()
 
 
-def check_installed(dist: Path = KATEX_DIST) -> None:
-    """Stop at once, in one line, if KaTeX's npm package is missing (the build needs its style sheet and fonts)."""
-    if not (dist / "katex.min.css").is_file():
-        raise FormulaError(f"KaTeX: expected the npm package in {dist.parent}, got nothing there: "
+def check_installed(package: Path = TEMML) -> None:
+    """Stop at once, in one line, if Temml's npm package is missing."""
+    if not package.is_file():
+        raise FormulaError(f"Temml: expected the npm package in {package.parent}, got nothing there: "
                            f"run `npm ci` in {ROOT}")
 
 
 class MathBatch:
     """Formulas waiting to be rendered, each behind a placeholder token.
 
-    `send()` passes the formulas queued so far to KaTeX (say, after each page),
+    `send()` passes the formulas queued so far to Temml (say, after each page),
     `render()` sends the rest and collects every answer. `cache` keeps the
-    HTML of formulas rendered by earlier builds.
+    MathML of formulas rendered by earlier builds.
     """
 
-    def __init__(self, cache=None, katex: Katex | None = None, style: "KatexStyle | None" = None):
+    def __init__(self, cache=None, temml: Temml | None = None):
         self.formulas: list[tuple[str, bool]] = []
         self.pages: list[str] = []
         self.index: dict[tuple[str, bool], int] = {}
-        self.html: list[str] | None = None
-        self.cache, self.katex, self.style = cache, katex or Katex(), style or KatexStyle.load()
-        # One cache entry holds every formula rendered so far: (tex, display) -> HTML.
-        self.key = cache.key("katex") if cache else None
+        self.mathml: list[str] | None = None
+        self.cache, self.temml = cache, temml or Temml()
+        # One cache entry holds every formula rendered so far: (tex, display) -> MathML.
+        self.key = cache.key("formulas") if cache else None
         self.known: dict[tuple[str, bool], str] = (cache.load(self.key, FORMULAS) if cache else None) or {}
-        self.sent = 0                  # formulas[:sent] were sent to KaTeX or known already
-        self.waiting: list[int] = []   # the formulas KaTeX is working on
+        self.sent = 0                  # formulas[:sent] were sent to Temml or known already
+        self.waiting: list[int] = []   # the formulas Temml is working on
 
     def add(self, tex: str, display: bool, page: str) -> str:
         """Queue a formula and return the placeholder to put where it goes."""
@@ -217,164 +209,30 @@ class MathBatch:
         return f"\x02MATH{self.index[key]}\x03"
 
     def send(self) -> None:
-        """Let KaTeX start on the formulas queued since the last call."""
+        """Let Temml start on the formulas queued since the last call."""
         new = [k for k in range(self.sent, len(self.formulas)) if self.formulas[k] not in self.known]
         self.sent = len(self.formulas)
         if new:
-            self.katex.send([{"tex": self.formulas[k][0], "display": self.formulas[k][1]} for k in new])
+            self.temml.send([{"tex": self.formulas[k][0], "display": self.formulas[k][1]} for k in new])
             self.waiting += new
 
     def render(self) -> None:
-        """Render every queued formula; a formula KaTeX rejects stops the build, naming its page."""
+        """Render every queued formula; a formula Temml rejects stops the build, naming its page."""
         self.send()
         if self.waiting:
-            for k, result in zip(self.waiting, self.katex.results()):
+            for k, result in zip(self.waiting, self.temml.results()):
                 if "error" in result:
-                    raise FormulaError(f"{self.pages[k]}: KaTeX cannot render ${self.formulas[k][0]}$: "
+                    raise FormulaError(f"{self.pages[k]}: Temml cannot render ${self.formulas[k][0]}$: "
                                        f"{result['error']}")
-                self.known[self.formulas[k]] = self.style.compact(result["html"])
+                self.known[self.formulas[k]] = result["mathml"]
             if self.cache:   # earlier builds' formulas stay too (switching a setting back is then quick), up to a limit
                 known = self.known
                 self.cache.save(self.key, known if len(known) <= KEPT_FORMULAS else
                                 {f: known[f] for f in self.formulas}, FORMULAS)
             self.waiting = []
-        self.html = self.style.share_styles([self.known[formula] for formula in self.formulas])
+        self.mathml = [self.known[formula] for formula in self.formulas]
 
     def substitute(self, text: str) -> str:
-        """Replace every placeholder in a rendered page with its formula's HTML."""
-        assert self.html is not None, "render() the batch before substituting"
-        return TOKEN.sub(lambda m: self.html[int(m.group(1))], text)
-
-
-# ---------------------------------------------------------------- shorter markup
-
-ATTRIBUTE = re.compile(r' ([\w:-]+)="([^"]*)"(/?)')   # and the / of a self-closing tag
-SPAN_STYLE = re.compile(r'<span(?: class=("[^"]*"|[^\s>"]+))? style=("[^"]*"|[^\s>"]+)')
-UNQUOTED_VALUE = re.compile(r'[^\s"\'=<>`/]+')
-LEADING_ZERO = re.compile(r"(?<![\d.])0\.(?=\d)")
-CSS_CLASS = re.compile(r"\.(-?[A-Za-z_][\w-]*)")
-CSS_URL = re.compile(r"url\([^)]*\)")
-FONT_FACE = re.compile(r"@font-face\{[^}]*\}")
-FONT_FAMILY = re.compile(r"KaTeX_\w+")
-CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
-
-
-def short_names(first_letters: str = string.ascii_uppercase, prefix: str = ""):
-    """Short class names; KaTeX's start with a capital letter, which none of the site's own classes does."""
-    yield from (prefix + first for first in first_letters)
-    for first, second in product(first_letters, string.ascii_letters + string.digits):
-        yield prefix + first + second
-
-
-def unquoted(value: str) -> str:
-    """An attribute value as written, without its quotes."""
-    return value[1:-1] if value.startswith('"') else value
-
-
-def attribute(name: str, value: str) -> str:
-    """` name=value`, quoted only where the value needs it."""
-    return f" {name}={value}" if UNQUOTED_VALUE.fullmatch(value) else f' {name}="{value}"'
-
-
-class KatexStyle:
-    """KaTeX's style sheet and a shorter writing of its markup that the sheet still fits."""
-
-    def __init__(self, css: str, fonts: dict[str, bytes]):
-        # Every browser that runs the site reads woff2; dropping the woff and ttf
-        # fallbacks keeps the site small and leaves no reference to a missing file.
-        css = re.sub(r',url\(fonts/[^)]+\.(?:woff|ttf)\) format\("(?:woff|truetype)"\)', "", css)
-        known = dict.fromkeys(CSS_CLASS.findall(CSS_URL.sub("", css)))   # in order of first use
-        self.renamed = dict(zip((c for c in known if c not in OWN_CLASSES), short_names()))
-        self.kept = set(known) | set(OWN_CLASSES)
-        self.css = CSS_CLASS.sub(lambda m: "." + self.renamed.get(m.group(1), m.group(1)),
-                                 CSS_URL.sub(lambda m: m.group(0).replace(".", "\0"), css)).replace("\0", ".")
-        self.fonts = fonts
-        self.attributes: dict[str, str] = {}   # ' name="value"' -> its shorter writing
-        self.style_classes: dict[str, str] = {}   # an inline style shared by many spans -> its class
-
-    def short_attribute(self, name: str, value: str, slash: str = "") -> str:
-        """One attribute of KaTeX's markup, written shorter (or left out)."""
-        if name == "class":   # KaTeX's classes renamed, the unused ones left out
-            value = " ".join(self.renamed.get(c, c) for c in value.split() if c in self.kept)
-            if not value:
-                return ""
-        elif name == "style":   # "margin-right:0.05em;" -> "margin-right:.05em"
-            value = LEADING_ZERO.sub(".", value.rstrip(";"))
-        # A value may go without quotes, but not just before the / of a self-closing tag.
-        return f' {name}="{value}"{slash}' if slash else attribute(name, value)
-
-    def share_styles(self, formulas: list[str]) -> list[str]:
-        """Formulas whose repeated inline styles became classes (the style sheet gets one rule for each).
-
-        The rules are !important, so they win over KaTeX's own rules as the
-        inline styles did. Colours stay inline: the site's style sheet finds
-        them there.
-        """
-        counts = Counter(unquoted(m.group(2)) for html in formulas for m in SPAN_STYLE.finditer(html))
-        common = sorted((value for value, count in counts.items() if count > 1 and "color" not in value),
-                        key=lambda value: (-counts[value], value))
-        self.style_classes = dict(zip(common, short_names(string.ascii_lowercase, prefix="_")))
-
-        def to_class(match):
-            name = self.style_classes.get(unquoted(match.group(2)))
-            if name is None:
-                return match.group(0)
-            classes = f"{unquoted(match.group(1) or '')} {name}".strip()
-            return "<span" + attribute("class", classes)
-
-        return [SPAN_STYLE.sub(to_class, html) for html in formulas]
-
-    @classmethod
-    def load(cls, dist: Path = KATEX_DIST) -> "KatexStyle":
-        """KaTeX's own style sheet and woff2 fonts from the npm package."""
-        fonts = {path.name: path.read_bytes() for path in sorted((dist / "fonts").glob("*.woff2"))}
-        return cls((dist / "katex.min.css").read_text(encoding="utf-8"), fonts)
-
-    def compact(self, html: str) -> str:
-        """The same formula in fewer bytes: the browser draws it exactly as before."""
-        # The TeX source is left out of the MathML that screen readers use.
-        html = re.sub(r"<annotation encoding=\"application/x-tex\">.*?</annotation>", "", html, flags=re.S)
-        html = html.replace("<semantics>", "").replace("</semantics>", "")
-        html = html.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")   # implied in HTML
-
-        def shorter(match):
-            if match.group(0) not in self.attributes:
-                self.attributes[match.group(0)] = self.short_attribute(*match.groups())
-            return self.attributes[match.group(0)]
-
-        return ATTRIBUTE.sub(shorter, html)
-
-    def files(self, pages: list[str]) -> dict[str, bytes]:
-        """The style sheet and the fonts that the formulas on these pages use, laid out so the CSS finds them."""
-        used = set()
-        for page in pages:
-            for value in re.findall(r' class=(?:"([^"]*)"|([^\s>]+))', page):
-                used.update((value[0] or value[1]).split())
-        # Each font face (family, weight, style) that a rule of the formulas' classes asks for,
-        # with the weight or style that rules without a family give whatever family is in force.
-        faces, changes = set(), {("400", "normal")}
-        for selectors, declarations in CSS_RULE.findall(FONT_FACE.sub("", self.css)):
-            if "font" not in declarations or not any(set(CSS_CLASS.findall(selector)) <= used
-                                                     for selector in selectors.split(",")):
-                continue
-            weight = "700" if re.search(r"font-weight:(700|bold)", declarations) else None
-            style = "italic" if "italic" in declarations else None
-            for family in FONT_FAMILY.findall(declarations):
-                faces.add((family, weight or "400", style or "normal"))
-            if not FONT_FAMILY.search(declarations):
-                changes.add((weight or "400", style or "normal"))
-        faces |= {(family, weight, style) for family, _, _ in list(faces) for weight, style in changes}
-
-        def face(match):
-            rule = match.group(0)
-            weight = "700" if "font-weight:700" in rule else "400"
-            style = "italic" if "font-style:italic" in rule else "normal"
-            return rule if (FONT_FAMILY.search(rule).group(0), weight, style) in faces else ""
-
-        css = FONT_FACE.sub(face, self.css) + "".join(
-            f".{name}{{{value.replace(';', '!important;')}!important}}" for value, name in self.style_classes.items())
-        files = {"katex/katex.min.css": css.encode("utf-8")}
-        for name, data in self.fonts.items():
-            if f"url(fonts/{name})" in css:
-                files[f"katex/fonts/{name}"] = data
-        return files
+        """Replace every placeholder in a rendered page with its formula's MathML."""
+        assert self.mathml is not None, "render() the batch before substituting"
+        return TOKEN.sub(lambda m: self.mathml[int(m.group(1))], text)

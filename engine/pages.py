@@ -5,7 +5,7 @@ first line is `# Title`; `id` becomes the section's anchor in both languages.
 A section is first rendered as a Jinja template, so the prose can write
 `{{ final.loss | sig }}` and the number follows the settings, and then as
 Markdown with `$...$` and `$$...$$` math. Formulas become placeholders in a
-`MathBatch`; the caller renders the batch with KaTeX and substitutes it.
+`MathBatch`; the caller renders the batch with Temml and substitutes it.
 Nothing here writes files: every function returns strings.
 
 The prose is input a stranger may have written (a merged pull request is
@@ -802,7 +802,7 @@ class PageRenderer:
     # -- pieces the prose can call
 
     def math(self, tex: str, page: str, display: bool = False) -> Markup:
-        """A formula placeholder for templates (KaTeX fills it in later)."""
+        """A formula placeholder for templates (Temml fills it in later)."""
         return Markup(self.batch.add(tex, display, page))
 
     def formula(self, formula_id: str, which: str, page: str) -> Markup:
@@ -926,10 +926,9 @@ class PageRenderer:
             line = source_line(source, problem[1])
             raise ContentError(one_line(f"{path}:{line}: {problem[0]}" if line else f"{path}: {problem[0]}"))
         html = held.put_back(md.renderer.render(tokens, md.options, {}))
-        # A word joiner keeps the punctuation with the formula without stopping
-        # KaTeX from breaking a long formula inside.
+        # A word joiner keeps the punctuation after a formula on the formula's line.
         html = MATH_THEN_PUNCTUATION.sub("\\1\u2060\\2", html)
-        self.batch.send()   # KaTeX renders this section's formulas while the next one is written
+        self.batch.send()   # Temml renders this section's formulas while the next one is written
         return Section(section_id, number, first[2:].strip(), html)
 
     def where(self, err: BaseException, path: Path) -> str:

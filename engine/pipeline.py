@@ -22,7 +22,7 @@ from typing import Callable
 import jinja2
 import numpy as np
 
-from engine import config, diagram, formulas, images, mathtex, output, train
+from engine import config, diagram, formulas, images, mathfont, mathtex, output, train
 from engine.cache import FOLDER as cache_folder, Cache, Form
 from engine.network import loss_and_gradient, predict
 from engine.pages import (LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings,
@@ -122,7 +122,7 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
     """Build the whole site from the settings and sources, then write it (with `strict`, only if nothing warns).
 
     `single` (a path and a language) also writes that language's page as one self-contained file, together
-    with the site: both are written or neither. The helper processes (drawing workers, KaTeX's node) live in
+    with the site: both are written or neither. The helper processes (drawing workers, Temml's node) live in
     the `with` block and are gone when this returns, whatever ends it.
     """
     with Helpers() as helpers:
@@ -158,7 +158,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
     with clock.step("train"):
         run, others = cache.value("runs", settings.as_dict(),
                                   lambda: train_with_comparisons(settings, progress), runs_form(settings))
-    katex = helpers.katex.start()   # not sooner: see engine/workers.py
+    temml = helpers.temml.start()   # not sooner: see engine/workers.py
     with clock.step("figures (started)"):
         collect = helpers.drawing.run([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
     with clock.step("pages"):
@@ -167,7 +167,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         explained["starts"] = [{"seed": seed, "final_loss": other.final_loss, "wrong": misclassified(other)}
                                for seed, other in others]
         explained["client"] = client_data(run)
-        files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache, katex)
+        files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache, temml)
     # What needs no drawing is done while the workers finish theirs.
     files.update(static_files(paths.templates / "static"))
     files["assets/code.css"] = code_stylesheet()
@@ -387,17 +387,16 @@ def animation_files(drawn: list[dict[str, bytes]], count: int) -> dict[str, byte
 
 
 def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache,
-                 katex: mathtex.Katex | None = None) -> dict[str, bytes]:
-    """Every page, the cards' formulas (assets/cards.js), KaTeX's style sheet and the fonts they use.
+                 temml: mathtex.Temml | None = None) -> dict[str, bytes]:
+    """Every page, the cards' formulas (assets/cards.js) and the math font they use.
 
-    The formulas go to KaTeX as they are written (the renderer sends each section's), so node renders
+    The formulas go to Temml as they are written (the renderer sends each section's), so node renders
     them while the rest of the pages is written.
     """
-    style = mathtex.KatexStyle.load()
-    batch = mathtex.MathBatch(cache, katex, style)
+    batch = mathtex.MathBatch(cache, temml)
     renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, cache)
     cards = card_formulas(explained, batch)
-    batch.send()   # KaTeX starts on the cards' formulas at once...
+    batch.send()   # Temml starts on the cards' formulas at once...
     pages = {}
     try:
         for lang in LANGS:
@@ -413,7 +412,7 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, 
     cards = {key: batch.substitute(html) for key, html in cards.items()}
     return {**{name: html.encode("utf-8") for name, html in pages.items()},
             "assets/cards.js": cards_script(cards),
-            **style.files(list(pages.values()) + list(cards.values()))}
+            **mathfont.files(batch.mathml, cache)}
 
 
 def template_place(err: jinja2.TemplateError) -> str:

@@ -1,7 +1,7 @@
 """Pack one language's lesson page into a single HTML file that needs nothing beside it.
 
 The page is taken from a built site. Its style sheets become <style> elements
-(with KaTeX's woff2 fonts and any other url() inside as data: URLs), its
+(with the math font and any other url() inside as data: URLs), its
 scripts are inlined, and its images become data: URLs, and so do the frames
 the snapshot player shows (their list is in the page's JSON). The file opens
 offline on its own and can be sent by e-mail.
@@ -26,7 +26,8 @@ from engine.output import SINGLE_FILE_MARK
 from engine.pages import csp_hash
 
 TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png",
-         ".gif": "image/gif", ".jpg": "image/jpeg", ".webp": "image/webp", ".woff2": "font/woff2"}
+         ".gif": "image/gif", ".jpg": "image/jpeg", ".webp": "image/webp", ".woff": "font/woff",
+         ".woff2": "font/woff2"}
 ATTRIBUTE = re.compile(r'([\w:-]+)="([^"]*)"')
 STYLESHEET = re.compile(r'<link\b[^>]*\brel="stylesheet"[^>]*>')
 SCRIPT = re.compile(r'<script\b([^>]*)\bsrc="([^"]*)"([^>]*)></script>')

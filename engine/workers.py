@@ -1,4 +1,4 @@
-"""The build's helper processes: two drawing workers and KaTeX's node process.
+"""The build's helper processes: two drawing workers and Temml's node process.
 
 A cold build is CPU work on two cores: the main process trains and writes the
 pages, node renders the formulas, and two workers draw the figures and frames
@@ -39,7 +39,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.mathtex import Katex
+from engine.mathtex import Temml
 from engine.output import HeldStops
 
 PR_SET_PDEATHSIG = 1         # prctl(2): the signal this process gets when its parent dies
@@ -55,7 +55,7 @@ class Helpers:
     """The helper processes of one build, owned by one `with` block; each starts when asked."""
 
     def __init__(self):
-        self.katex = Katex()
+        self.temml = Temml()
         self.drawing = Workers()
 
     def __enter__(self) -> "Helpers":
@@ -70,7 +70,7 @@ class Helpers:
     def close(self) -> None:
         """Stop every helper, also in the middle of its work, and wait until each is gone."""
         try:
-            self.katex.close()
+            self.temml.close()
         finally:
             self.drawing.close()
 

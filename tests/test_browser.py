@@ -47,7 +47,7 @@ class PageLog:
 
 
 def check_page(page, log: PageLog, name: str) -> None:
-    """The page loaded cleanly: no errors, every image drawn, formulas set in KaTeX's fonts."""
+    """The page loaded cleanly: no errors, every image drawn, formulas set in the site's math font."""
     page.wait_for_load_state("load")
     page.evaluate("document.fonts.ready.then(() => true)")
     images = page.evaluate(
@@ -63,13 +63,14 @@ def check_page(page, log: PageLog, name: str) -> None:
     assert all(ok for _, ok in images), f"{name}: images not drawn {[s for s, ok in images if not ok]}"
     if name in ("zh/index.html", "en/index.html"):
         assert images, f"{name}: no images"
-        formulas = page.locator(".katex").count()
-        assert formulas > 10, f"{name}: only {formulas} KaTeX formulas"
-        assert page.locator(".katex-error").count() == 0
-        assert page.evaluate("document.fonts.check('16px KaTeX_Main') && document.fonts.check('italic 16px KaTeX_Math')")
+        formulas = page.locator("math").count()
+        assert formulas > 10, f"{name}: only {formulas} formulas"
+        assert page.locator("merror").count() == 0
+        family = page.evaluate("getComputedStyle(document.querySelector('math')).fontFamily")
+        assert family.startswith('"Lesson Math"'), family
         loaded = page.evaluate(
-            "Array.from(document.fonts).filter(f => f.family.startsWith('KaTeX') && f.status === 'loaded').length")
-        assert loaded >= 2, f"{name}: KaTeX fonts were not loaded ({loaded})"
+            "Array.from(document.fonts).filter(f => f.family === 'Lesson Math' && f.status === 'loaded').length")
+        assert loaded == 1, f"{name}: the math font was not loaded"
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -212,7 +213,7 @@ def test_every_diagram_part_opens_its_formula_card(browser, site, lang):
         # Point at the part's own shape (an arrow's wide band, a node, a bias tag), not its box's middle.
         page.locator(f"#{part}").locator(".dg-hit, circle, .dg-bias-box").first.hover()
         page.wait_for_selector(f"{card}.open", state="visible")
-        assert page.locator(f"{card} .katex").count() >= 2, part
+        assert page.locator(f"{card} math").count() >= 2, part
         page.keyboard.press("Escape")
         page.wait_for_selector(card, state="hidden")
         page.focus(f"#{part}")

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from engine import cache as cache_module
-from engine import config, mathtex, pages, pipeline
+from engine import config, mathfont, mathtex, pages, pipeline
 from engine.pipeline import Paths, build
 from sitetools import run_cli, tree_hashes
 
@@ -113,7 +113,7 @@ def test_the_command_line_keeps_its_cache_where_it_is_told(tmp_path):
     first = subprocess.run(command + ["-q"], capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     kinds = {entry.name.split("-")[0] for entry in cache.iterdir()}
-    assert {"site", "runs", "frames", "figures", "katex"} <= kinds
+    assert {"site", "runs", "frames", "figures", "formulas", "mathfont"} <= kinds
     second = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
     assert f"reused from {cache.resolve()}/: site" in second.stdout
@@ -158,10 +158,10 @@ def test_the_cache_keeps_to_its_size_by_dropping_what_was_used_least_recently(tm
 # ================================================================== a damaged cache, through the command line
 
 SMALL = ("--set", "train.epochs=60", "--set", "train.display_every=20")   # a quick build: 4 frames
-KINDS = ("site", "runs", "frames", "figures", "katex", "template")
+KINDS = ("site", "runs", "frames", "figures", "formulas", "mathfont", "template")
 # A real entry of another kind: its hash is right, its shape is not.
-OTHER_KIND = {"site": "katex", "runs": "site", "frames": "katex", "figures": "runs", "katex": "figures",
-              "template": "figures"}
+OTHER_KIND = {"site": "formulas", "runs": "site", "frames": "formulas", "figures": "runs", "formulas": "figures",
+              "mathfont": "runs", "template": "figures"}
 # The same build with some of its command line's functions replaced (build.main, as `python build.py` runs it).
 PATCHED = """
 import errno, os, shutil, sys
@@ -412,9 +412,11 @@ def wrong_shapes(settings) -> list[tuple[str, cache_module.Form, object, dict]]:
         ("drawn: a file outside the site", pipeline.DRAWN, None, {"figures/../../outside.svg": b"x"}),
         ("site: a file outside the site", pipeline.SITE, site, {"/etc/outside": b"x"}),
         ("drawn: no files", pipeline.DRAWN, None, {}),
-        ("katex: display as 0/1", mathtex.FORMULAS, [["x", 1, "<span>x</span>"]], {}),
-        ("katex: a row too short", mathtex.FORMULAS, [["x", True]], {}),
-        ("katex: a dictionary", mathtex.FORMULAS, {"x": "<span>x</span>"}, {}),
+        ("formulas: display as 0/1", mathtex.FORMULAS, [["x", 1, "<math>x</math>"]], {}),
+        ("formulas: a row too short", mathtex.FORMULAS, [["x", True]], {}),
+        ("formulas: a dictionary", mathtex.FORMULAS, {"x": "<math>x</math>"}, {}),
+        ("mathfont: no font", mathfont.FONT, None, {}),
+        ("mathfont: another file", mathfont.FONT, None, {"font": b"x", "more": b"y"}),
         ("template: no code", pages.COMPILED, None, {"a-1": marshal.dumps(42)}),
         ("template: not marshal", pages.COMPILED, None, {"a-1": b"\x00garbage"}),
         ("template: one not code", pages.COMPILED, None, {"a-1": marshal.dumps(compile("1", "x", "eval")), "b-2": b""}),

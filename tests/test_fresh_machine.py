@@ -1,6 +1,6 @@
 """A machine with only what the README installs, or with less: the build says what is missing in one line.
 
-KaTeX's npm package not installed, no `node` on the PATH, a `node` that answers with junk or
+Temml's npm package not installed, no `node` on the PATH, a `node` that answers with junk or
 never answers, matplotlib's font list made before the CJK font was installed: each stops the
 build with one line that says what to do, exit status 1, and nothing written. And what the set-up
 itself leaves behind (npm's engine warnings, files git would offer to commit) is checked too.
@@ -45,7 +45,7 @@ def fake_node(folder: Path, script: str) -> dict:
     return {"PATH": f"{folder}:/usr/bin:/bin"}   # found before the real one
 
 
-def test_without_katex_installed_the_build_says_to_run_npm_ci(tmp_path):
+def test_without_the_npm_packages_installed_the_build_says_to_run_npm_ci(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     for name in ("build.py", "engine", "content", "templates"):
@@ -66,18 +66,18 @@ def test_without_node_the_build_says_to_install_it(tmp_path):
 @pytest.mark.parametrize("script", [
     'echo "Segmentation fault"',                             # junk, exit 0
     'echo "node: bad option: --no-opt" >&2; exit 9',         # a failure of its own
-    'cat > /dev/null; echo "[{\\"html\\": 1}]"',             # answers, but not for every formula
+    'cat > /dev/null; echo "[{\\"mathml\\": 1}]"',             # answers, but not for every formula
 ])
 def test_a_node_that_answers_junk_is_one_line(tmp_path, script):
     result = cli("--out", str(tmp_path / "site"), env=fake_node(tmp_path / "bin", script))
-    one_error_line(result, "KaTeX")
+    one_error_line(result, "Temml")
     assert not (tmp_path / "site").exists()
 
 
 def test_a_node_that_never_answers_is_stopped_after_the_time_limit(tmp_path, monkeypatch):
     from engine import mathtex
     from engine.pipeline import Paths, build
-    monkeypatch.setattr(mathtex.Katex, "TIME_LIMIT", 2.0)
+    monkeypatch.setattr(mathtex.Temml, "TIME_LIMIT", 2.0)
     monkeypatch.setenv("PATH", fake_node(tmp_path / "bin", "exec sleep 600")["PATH"])
     started = time.monotonic()
     with pytest.raises(mathtex.FormulaError) as info:
@@ -142,6 +142,6 @@ def admits_node_20(wanted: str) -> bool:
 @pytest.mark.skipif(not (ROOT / ".git").exists() or shutil.which("git") is None, reason="needs the git repository")
 def test_what_the_set_up_and_builds_make_is_ignored_by_git():
     made = [".venv/bin/python", "lesson-zh.html", "lesson-en.html", "site/index.html", ".cache/x",
-            "node_modules/katex/package.json", "tests/__pycache__/x.pyc"]
+            "node_modules/temml/package.json", "tests/__pycache__/x.pyc"]
     result = subprocess.run(["git", "check-ignore", "--no-index", *made], cwd=ROOT, capture_output=True, text=True)
     assert sorted(result.stdout.split()) == sorted(made)

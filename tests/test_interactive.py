@@ -57,12 +57,13 @@ def test_scrubbing_shows_each_snapshot_of_the_run(page, default_site, record, la
         snap = snapshots[index]
         data = inlined(page)
         _, own = plain.loss_grad_121(snap["params"], [data["points"][data["example"]]])
-        assert int(page.inner_text("#trainer-epoch")) == snap["epoch"]
-        assert within_shown(page.inner_text("#trainer-loss-value"), snap["loss"])
+        # The display's section is off screen (not laid out yet, so no innerText): read the text itself.
+        assert int(page.text_content("#trainer-epoch")) == snap["epoch"]
+        assert within_shown(page.text_content("#trainer-loss-value"), snap["loss"])
         assert page.get_attribute("#scrubber-image", "src").endswith(f"frame-{index + 1:03d}.png")
         for name in names:
-            assert within_shown(page.inner_text(f"#explorer td[data-param='{name}']"), snap["params"][name])
-            assert within_shown(page.inner_text(f"#explorer td[data-grad='{name}']"), snap["grads"][name])
+            assert within_shown(page.text_content(f"#explorer td[data-param='{name}']"), snap["params"][name])
+            assert within_shown(page.text_content(f"#explorer td[data-grad='{name}']"), snap["grads"][name])
             label = page.text_content(f"#fwd-{name} [data-slot]")
             assert within_shown(label, snap["params"][name]) or same(float(label.replace("−", "-")),
                                                                      snap["params"][name], 5e-3)

@@ -47,8 +47,7 @@ def structure(site: Path, lang: str) -> Structure:
 
 
 def text_of(html: str) -> str:
-    """The page's text, KaTeX's visible HTML left out (its TeX source stays in <annotation>)."""
-    html = re.sub(r'<span class="katex-html".*?</span></span></span>', " ", html, flags=re.S)
+    """The page's text, formulas' MathML included (one element per symbol, so tags become spaces)."""
     return re.sub(r"<[^>]+>", " ", html)
 
 

@@ -1,6 +1,7 @@
-"""The lighter site (issue 5): KaTeX's markup written shorter must draw exactly like KaTeX's own,
-with only the fonts it uses; the cards' formulas live in one shared file; figures keep their words
-as text. Expected values come from KaTeX's untouched output and from the browser's own drawing."""
+"""The lighter site (issues 5 and 14): formulas are MathML drawn with a math font cut down to the
+characters they use, which draws them exactly like the whole font; the cards' formulas live in one
+shared file; figures keep their words as text. Expected values come from the whole font, from the
+font file read back with fontTools, and from the browser's own drawing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import mathtex
+from engine import mathfont, mathtex
 from engine.pages import LANGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,15 +53,16 @@ def lesson_formulas(default_run) -> list[tuple[str, bool]]:
     return seen["formulas"]
 
 
-def formula_page(folder: Path, formulas: list[str], css: dict[str, bytes]) -> Path:
-    """A page of formulas, one per row, with the style sheet and fonts given."""
-    rows = "".join(f'<div class="row">{html}</div>' for html in formulas)
-    page = (f'<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="katex/katex.min.css">'
-            f"<style>body{{margin:0;width:1200px}} .row{{padding:4px 8px;border-bottom:1px solid #ddd}}</style>"
+def formula_page(folder: Path, formulas: list[str], font: bytes) -> Path:
+    """A page of formulas (MathML), one per row, drawn with the math font given as the site's style sheet names it."""
+    rows = "".join(f'<div class="row">{mathml}</div>' for mathml in formulas)
+    css = (ROOT / "templates" / "static" / "style.css").read_text(encoding="utf-8")
+    rules = css[css.index("@font-face"):css.index("/* ---- figures and tables")]   # the formulas' rules
+    page = (f'<!doctype html><html><head><meta charset="utf-8"><style>{rules}'
+            f"body{{margin:0;width:1200px;font-size:18px}} .row{{padding:4px 8px;border-bottom:1px solid #ddd}}</style>"
             f"</head><body>{rows}</body></html>")
-    for name, data in css.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "math.woff").write_bytes(font)
     (folder / "index.html").write_text(page, encoding="utf-8")
     return folder / "index.html"
 
@@ -68,68 +70,84 @@ def formula_page(folder: Path, formulas: list[str], css: dict[str, bytes]) -> Pa
 def screenshot(page, path: Path) -> bytes:
     page.goto(path.as_uri())
     page.evaluate("document.fonts.ready.then(() => true)")
+    assert page.evaluate("[...document.fonts].every(f => f.status === 'loaded')")
     return page.screenshot(full_page=True)
 
 
 @pytest.fixture(scope="module")
 def rendered(default_run):
-    """KaTeX's own HTML of the lesson's formulas and some more, and the same written short."""
+    """Temml's MathML of the lesson's formulas and some more."""
     items = lesson_formulas(default_run) + MORE_FORMULAS
-    raw = [result["html"] for result in mathtex.Katex().render([{"tex": t, "display": d} for t, d in items])]
-    style = mathtex.KatexStyle.load()
-    short = style.share_styles([style.compact(html) for html in raw])
-    return raw, short, style
+    return [result["mathml"] for result in mathtex.Temml().render([{"tex": t, "display": d} for t, d in items])]
 
 
-def test_short_markup_draws_pixel_for_pixel_like_katex(rendered, browser, tmp_path):
-    raw, short, style = rendered
-    fonts = {f"katex/fonts/{p.name}": p.read_bytes() for p in (mathtex.KATEX_DIST / "fonts").glob("*")}
-    own = formula_page(tmp_path / "katex", raw,
-                       {"katex/katex.min.css": (mathtex.KATEX_DIST / "katex.min.css").read_bytes(), **fonts})
-    ours = formula_page(tmp_path / "short", short, style.files(short))
+def test_the_cut_down_math_font_draws_every_formula_pixel_for_pixel_like_the_whole_font(rendered, browser, tmp_path):
+    """The site ships STIX Two Math cut down to the characters its formulas use; drawn with it, the formulas
+    (stretched brackets, roots, sums and accents included) look exactly as with the whole font."""
+    whole = formula_page(tmp_path / "whole", rendered, mathfont.SOURCE.read_bytes())
+    cut = formula_page(tmp_path / "cut", rendered, mathfont.files(rendered)[mathfont.FONT_FILE])
     page = browser.new_page()
     try:
-        expected, got = screenshot(page, own), screenshot(page, ours)
-        assert page.evaluate("[...document.fonts].every(f => f.status !== 'error')")
+        expected, got = screenshot(page, whole), screenshot(page, cut)
     finally:
         page.close()
     assert len(got) > 100_000   # the formulas were drawn, not an empty page
     assert got == expected
-    assert sum(map(len, short)) < 0.6 * sum(map(len, raw))
 
 
-def test_short_markup_keeps_meaning_for_screen_readers(rendered):
-    raw, short, _ = rendered
-    for before, after in zip(raw, short):
-        assert after.count("<math") == before.count("<math") == 1
-        strip = lambda html: re.sub(r"<[^>]+>", "", re.sub(r"<annotation.*?</annotation>", "", html, flags=re.S))
-        assert strip(after) == strip(before)   # the same text: MathML and visible glyphs
-        assert ("aria-hidden=true" in after) == ('aria-hidden="true"' in before)
+def italic_form(char: str) -> str:
+    """The MATHEMATICAL ITALIC character a browser draws for a one-letter <mi>, found by its Unicode name
+    (LATIN SMALL LETTER X -> MATHEMATICAL ITALIC SMALL X, PARTIAL DIFFERENTIAL -> MATHEMATICAL ITALIC ...)."""
+    import unicodedata
+    if char == "h":
+        return "\u210e"   # PLANCK CONSTANT stands in for the italic small h
+    name = unicodedata.name(char, "")
+    if name.startswith("LATIN") and len(name.split()[-1]) > 1:   # a Latin letter beyond a-z (gamma, iota...)
+        return char
+    for word in ("LATIN ", "GREEK ", "LETTER ", "LUNATE "):
+        name = name.replace(word, "")
+    try:
+        return unicodedata.lookup(f"MATHEMATICAL ITALIC {name}")
+    except KeyError:
+        return char
 
 
-def test_only_the_fonts_the_formulas_use_are_shipped(rendered):
-    _, short, style = rendered
-    lesson_only = style.files(short[:-len(MORE_FORMULAS)])
-    everything = style.files(short)
-    shipped = {name for name in lesson_only if name.endswith(".woff2")}
-    assert "katex/fonts/KaTeX_Main-Regular.woff2" in shipped
-    assert "katex/fonts/KaTeX_AMS-Regular.woff2" not in shipped          # no \mathbb in the lesson
-    assert "katex/fonts/KaTeX_AMS-Regular.woff2" in everything            # ...but in MORE_FORMULAS
-    for files in (lesson_only, everything):
-        css = files["katex/katex.min.css"].decode()
-        for url in re.findall(r"url\(([^)]+)\)", css):
-            assert f"katex/{url}" in files, url                            # no reference to a missing file
+def test_the_math_font_holds_every_character_the_formulas_show(rendered):
+    """Read back with fontTools: every character in the formulas' text, and the italic form of every
+    one-letter identifier, is in the shipped font, which keeps its MATH table and its licence."""
+    import io
+    import xml.etree.ElementTree as ET
+    from fontTools.ttLib import TTFont
+    font = TTFont(io.BytesIO(mathfont.files(rendered)[mathfont.FONT_FILE]))
+    cmap = font.getBestCmap()
+    needed = set()
+    for mathml in rendered:
+        tree = ET.fromstring(mathml.replace("&nbsp;", "\u00a0"))
+        for node in tree.iter():
+            text = node.text or ""
+            needed.update(text)
+            if node.tag == "mi" and len(text) == 1 and "mathvariant" not in node.attrib:
+                needed.add(italic_form(text))
+    needed -= {c for c in needed if "\u2e80" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef"}   # CJK: the text font's
+    needed -= {" ", "\u00a0", "\u2061"}   # spaces and the invisible function application
+    missing = sorted(c for c in needed if ord(c) not in cmap)
+    assert not missing, [f"U+{ord(c):04X}" for c in missing]
+    assert {"\U0001D465", "\U0001D715"} <= needed   # italic x and ∂
+    assert any("<msqrt>" in mathml for mathml in rendered) and 0x221A in cmap   # a root draws the radical sign
+    assert "MATH" in font
+    names = " ".join(str(record) for record in font["name"].names)
+    assert "Copyright" in names and "scripts.sil.org/OFL" in names   # as the source font has them
+    assert len(mathfont.files(rendered)[mathfont.FONT_FILE]) < 60_000
 
 
-def test_site_styles_and_scripts_name_only_the_katex_classes_that_keep_their_names():
-    css = (mathtex.KATEX_DIST / "katex.min.css").read_text(encoding="utf-8")
-    katex_classes = set(re.findall(r"\.(-?[A-Za-z_][\w-]*)", re.sub(r"url\([^)]*\)", "", css)))
-    named = set()
-    for path in (ROOT / "templates" / "static").glob("*.css"):
-        named |= set(re.findall(r"\.(-?[A-Za-z_][\w-]*)", path.read_text(encoding="utf-8")))
-    for path in (ROOT / "templates" / "static").glob("*.js"):
-        named |= set(re.findall(r"""["'.\s]([a-z][\w-]*)["'\s)]""", path.read_text(encoding="utf-8")))
-    assert named & katex_classes <= set(mathtex.OWN_CLASSES), named & katex_classes - set(mathtex.OWN_CLASSES)
+def test_formulas_are_mathml_a_screen_reader_reads(default_site):
+    """Each formula is one <math> element, none hidden from screen readers, with no TeX left in the page."""
+    for lang in LANGS:
+        html = (default_site / lang / "index.html").read_text(encoding="utf-8")
+        formulas = re.findall(r"<math\b.*?</math>", html, flags=re.S)
+        assert len(formulas) > 100
+        assert not any("aria-hidden" in formula or "<math" in formula[5:] for formula in formulas)
+        assert "\\frac" not in html and "\x02MATH" not in html
 
 
 def test_card_formulas_come_from_one_file_both_pages_share(default_site):

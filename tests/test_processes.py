@@ -38,7 +38,7 @@ PROMPT = 2.0      # seconds a caller may wait after the build itself has ended (
 
 
 def gone(tag: str, within: float = 2.0) -> list[str]:
-    """What is still running of a build after `within` seconds (node may be loading KaTeX when the
+    """What is still running of a build after `within` seconds (node may be loading Temml when the
     build is killed: it leaves as soon as it can look, a moment later; workers die with the build)."""
     deadline = time.monotonic() + within
     while tagged(tag) and time.monotonic() < deadline:
@@ -218,13 +218,13 @@ def test_a_ctrl_c_while_the_helpers_are_stopped_does_not_cut_the_stopping_short(
     """A Ctrl-C just as a build ends used to skip the workers' clean-up: the build then waited for them for ever."""
     from engine import mathtex
     from engine.workers import Helpers
-    close = mathtex.Katex.close
+    close = mathtex.Temml.close
 
     def interrupted(katex):
         os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C, in the middle of the clean-up
         close(katex)
 
-    monkeypatch.setattr(mathtex.Katex, "close", interrupted)
+    monkeypatch.setattr(mathtex.Temml, "close", interrupted)
     before = children_of_this_process()
     helpers = Helpers()
     try:

@@ -494,7 +494,7 @@ KNOWN_FAULTS = {
                   "sigma(100) is exactly 1.0, so every loss is 0: content/en/06-epochs.md divides by it, and "
                   "engine/figures.py warns about a non-positive log-scale limit"),
     "many-paths": (["network.layers=[1,9,9,1]", "init.random=true"], FormulaError,
-                   "engine/formulas.py writes out every one of the 81 paths to w11_1: KaTeX stops at its "
+                   "engine/formulas.py writes out every one of the 81 paths to w11_1: Temml stops at its "
                    "maxExpand limit (Too many expansions)"),
 }
 

@@ -51,10 +51,10 @@ def classes(element) -> set[str]:
 
 
 def visible_text(element) -> str:
-    """The text a reader sees: KaTeX's MathML copy for screen readers left out."""
+    """The text a reader sees."""
     parts = [element.text or ""]
     for child in element:
-        if isinstance(child.tag, str) and "katex-mathml" not in classes(child):
+        if isinstance(child.tag, str):
             parts.append(visible_text(child))
         parts.append(child.tail or "")
     return "".join(parts)
@@ -306,7 +306,7 @@ STACKED = """() => {
     const picture = node.nodeType === Node.ELEMENT_NODE && PICTURE.test(node.tagName);
     if (node.nodeType === Node.ELEMENT_NODE && !picture) continue;
     const el = picture ? node : node.parentElement;
-    if ((!picture && !node.textContent.trim()) || el.closest('.katex-mathml')
+    if ((!picture && !node.textContent.trim())
         || !el.checkVisibility({visibilityProperty: true}))
       continue;
     const title = picture ? null : el.closest(TITLE);

@@ -106,7 +106,7 @@ def test_serves_rebuilds_shows_errors_and_stops(preview, tmp_path):
         assert status == 200 and b"__reload" not in built
         assert served.count(hook(1)) == 1 and served.replace(hook(1), b"") == built, name
     assert preview.get("/")[1] == preview.get("/index.html")[1]
-    for name in ("assets/style.css", "animation/frames/frame-001.png", "katex/katex.min.css"):
+    for name in ("assets/style.css", "animation/frames/frame-001.png", "assets/math.woff"):
         assert preview.get("/" + name) == (200, (site / name).read_bytes()), name
 
     # An edit to the prose shows up.

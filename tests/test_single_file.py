@@ -2,7 +2,7 @@
 
 The file is copied into an empty folder and opened from file:// in Chromium
 with every request other than the file itself blocked; the browser is the
-oracle (console, requests, decoded images, KaTeX's fonts), as in
+oracle (console, requests, decoded images, the math font), as in
 test_browser.py.
 """
 
@@ -48,7 +48,7 @@ def test_single_file_needs_nothing_else(packed, lang):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_single_file_opens_offline_with_everything(browser, packed, lang):
-    """Formulas in KaTeX's own fonts, every image (and the player's frames) decoded, no error, no request."""
+    """Formulas in the math font, every image (and the player's frames) decoded, no error, no request."""
     page = browser.new_page()
     uri = packed[lang].as_uri()
     log = PageLog(page, uri)

@@ -89,7 +89,7 @@
     };
     if (sections.length) {
       window.addEventListener("scroll", mark, { passive: true });
-      mark();
+      window.requestAnimationFrame(mark);   // once the page is laid out: not in the middle of loading it
     }
 
     // The contents come folded (on a phone the lesson comes first; folding them after the first
@@ -219,6 +219,7 @@
     figure.querySelector(".dg-loss").classList.add("on-path");
   }
 
+  var MATHML = "http://www.w3.org/1998/Math/MathML";   // the namespace of the formulas' elements
   var SUBSCRIPT = "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089";
 
   /* Both diagrams show the numbers of one sample, or the mean, for the parameters the page
@@ -316,24 +317,36 @@
         node.textContent = missing ? "\u2013" : digits === "4" ? formulaNumber(value, true) : shortNumber(value);
         return;
       }
-      // A KaTeX group: keep its trailing spaces, replace the number inside it.
-      var spaces = Array.prototype.filter.call(node.children, function (c) { return c.classList.contains("mspace"); });
-      node.textContent = "";
-      var number = document.createElement("span");
-      number.textContent = missing ? "\u2013" : node.getAttribute("data-whole") === "1" ? minus(String(value))
+      // A number in a formula: an <mn>, or a group (<mrow>) of a sign, the digits and brackets,
+      // which then holds one <mn> with the whole new number.
+      var text = missing ? "\u2013" : node.getAttribute("data-whole") === "1" ? minus(String(value))
         : formulaNumber(value, node.getAttribute("data-result") === "1");
-      node.appendChild(number);
-      spaces.forEach(function (space) { node.appendChild(space); });
+      if (node.localName === "mn") { node.textContent = text; return; }
+      var number = document.createElementNS(MATHML, "mn");
+      number.textContent = text;
+      node.replaceChildren(number);
     });
   }
 
-  /* A box that scrolls sideways (a wide formula or table on a phone) must be
-     reachable by keyboard to be scrolled. */
+  /* A box that scrolls sideways (a wide table on a phone) must be reachable by keyboard to be
+     scrolled. Each box is checked when the browser lays it out (a ResizeObserver reports it then):
+     reading every box's width at once would make the browser lay out the whole page before
+     the reader can do anything (sections off screen wait until they are near, style.css). */
+  function checkScroller(box) {
+    if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
+    else if (!box.hasAttribute("role")) box.removeAttribute("tabindex");
+  }
+
   function makeScrollersFocusable() {
-    each(".math-display, .table-wrap, .card-math, .diagram-canvas", null, function (box) {
-      if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
-      else if (!box.hasAttribute("role")) box.removeAttribute("tabindex");
+    var boxes = ".math-display, .table-wrap, .card-math, .diagram-canvas";
+    if (!window.ResizeObserver) {
+      each(boxes, null, checkScroller);
+      return;
+    }
+    var watch = new ResizeObserver(function (entries) {
+      entries.forEach(function (entry) { checkScroller(entry.target); });
     });
+    each(boxes, null, function (box) { watch.observe(box); });
   }
 
   function readJson(id) {
@@ -363,6 +376,5 @@
     setUpDiagrams(data, text);
     setUpNavigation();
     makeScrollersFocusable();
-    window.addEventListener("resize", makeScrollersFocusable);
   });
 })();

@@ -60,6 +60,22 @@
     return node("g", {}, svg);
   }
 
+  /* A plot is drawn once the display comes near the screen (the last drawing asked for waits until
+     then): measuring it sooner would make the browser lay out the display's whole section while the
+     page loads, which it otherwise leaves until the reader comes near (style.css). */
+  function whenNear(svg, plot) {
+    var near = !window.IntersectionObserver, waiting = null;
+    if (!near) {
+      new IntersectionObserver(function (entries, watch) {
+        if (!entries.some(function (entry) { return entry.isIntersecting; })) return;
+        near = true;
+        watch.disconnect();
+        if (waiting) plot.draw.apply(null, waiting);
+      }, { rootMargin: "100% 0px" }).observe(svg);
+    }
+    return { draw: function () { if (near) plot.draw.apply(null, arguments); else waiting = arguments; } };
+  }
+
   function fitPlot(svg, points, layers) {
     var xs = points.map(function (p) { return p[0]; });
     var lo = Math.min.apply(null, xs), hi = Math.max.apply(null, xs);
@@ -183,8 +199,9 @@
     var cells = data.names.map(function (name) {
       return { value: $("td[data-param='" + name + "']"), grad: $("td[data-grad='" + name + "']") };
     });
-    var fit = fitPlot(document.getElementById("trainer-fit"), data.points, data.layers);
-    var loss = lossPlot(document.getElementById("trainer-loss"));
+    var fitSvg = document.getElementById("trainer-fit"), lossSvg = document.getElementById("trainer-loss");
+    var fit = whenNear(fitSvg, fitPlot(fitSvg, data.points, data.layers));
+    var loss = whenNear(lossSvg, lossPlot(lossSvg));
 
     var mode = "recorded";
     var timer = null;        // the running play loop, whichever mode
