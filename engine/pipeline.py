@@ -24,7 +24,6 @@ import numpy as np
 
 from engine import config, diagram, formulas, images, mathfont, mathtex, output, train
 from engine.cache import FOLDER as cache_folder, Cache, Form
-from engine.network import loss_and_gradient, predict
 from engine.pages import (LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings,
                           misclassified, starts_alt)
 from engine.script import SCRIPT_FILE, lesson_script
@@ -43,8 +42,6 @@ FRAME_SIZE = (800, 340)
 FIGURE_GROUPS = ("data", "starts", "hidden", "loss")
 COMPARISON_SEEDS = (1, 2, 3, 4, 5)  # random starts set beside the configured one...
 COMPARISON_COUNT = 4                # ...this many of them
-REFERENCE_SEED = 2024               # random parameters the browser's network is checked at
-REFERENCE_EPOCHS = 100              # a short run the browser's training is checked against
 
 
 def default_cache() -> Path:
@@ -306,19 +303,9 @@ def explain(run: train.Run) -> dict:
 
 
 def client_data(run: train.Run) -> dict:
-    """What the page's scripts need, inlined as JSON: the run, and numpy's answers to check them against."""
-    settings, network = run.settings, run.settings.network
+    """What the page's scripts need, inlined as JSON: the run's points, starting values and snapshots."""
+    settings = run.settings
     count = len(run.snapshots)
-    rng = np.random.default_rng(REFERENCE_SEED)
-    checks = [list(run.initial.params), list(run.final_params)] + [
-        rng.standard_normal(len(run.param_names)).tolist() for _ in range(2)]
-    xs = [x for x, _ in settings.points]
-    reference = []
-    for values in checks:
-        loss, grads = loss_and_gradient(network, values, settings.points)
-        reference.append({"params": values, "loss": loss, "grads": grads.tolist(),
-                          "predictions": predict(network, values, xs).tolist()})
-    hundred = train.train(replace(settings, epochs=REFERENCE_EPOCHS, display_every=REFERENCE_EPOCHS))
     return {
         "layers": list(settings.layers),
         "names": list(run.param_names),
@@ -330,9 +317,6 @@ def client_data(run: train.Run) -> dict:
         "snapshots": [{"epoch": s.epoch, "loss": s.loss, "params": list(s.params), "grads": list(s.grads)}
                       for s in run.snapshots],
         "frames": [images.frame_name(k, count) for k in range(count)],
-        "reference": {"points": reference,
-                      "run": {"epochs": REFERENCE_EPOCHS, "params": list(hundred.final_params),
-                              "losses": list(hundred.losses), "loss": hundred.final_loss}},
     }
 
 

@@ -8,6 +8,7 @@ with numpy to 1e-12 on single evaluations and to 1e-9 after 100 epochs.
 from __future__ import annotations
 
 import json
+import random
 import re
 from urllib.parse import unquote
 
@@ -126,28 +127,38 @@ def test_changing_a_parameter_redraws_the_curve_with_numpys_loss(page, default_s
     assert abs(float(first.group(2)) - (height - 48 - (y_hat + 0.08) / 1.16 * (height - 60))) < 0.06
 
 
-def test_browser_network_matches_numpy(page, default_site):
+def test_browser_network_matches_plain_python(page, default_site, record):
+    """The page's own network (network.js) against tests/plain_network.py: loss, gradient and predictions
+    at the start, at the end and at two random points; then 100 epochs of training."""
     open_lesson(page, default_site, "en")
     data = inlined(page)
-    for ref in data["reference"]["points"]:
+    names = data["names"]
+    rng = random.Random(2024)
+    checks = [dict(zip(names, data["initial"])), record["final"]["params"]] + [
+        {name: rng.gauss(0, 1) for name in names} for _ in range(2)]
+    xs = [x for x, _ in data["points"]]
+    for values in checks:
+        params = [values[name] for name in names]
+        loss, grads = plain.loss_grad_121(values, data["points"])
         got = page.evaluate("([layers, params, points]) => LessonNet.lossAndGradient(layers, params, points)",
-                            [data["layers"], ref["params"], data["points"]])
-        assert same(got["loss"], ref["loss"], 1e-12)
-        for g, expected in zip(got["grads"], ref["grads"]):
-            assert same(g, expected, 1e-12) or abs(g - expected) < 1e-17
+                            [data["layers"], params, data["points"]])
+        assert same(got["loss"], loss, 1e-12)
+        for g, name in zip(got["grads"], names):
+            assert same(g, grads[name], 1e-12) or abs(g - grads[name]) < 1e-17
         predictions = page.evaluate(
-            "([layers, params, xs]) => xs.map(x => LessonNet.predict(layers, params, x))",
-            [data["layers"], ref["params"], [p[0] for p in data["points"]]])
-        for y, expected in zip(predictions, ref["predictions"]):
-            assert same(y, expected, 1e-12)
-    run = data["reference"]["run"]
+            "([layers, params, xs]) => xs.map(x => LessonNet.predict(layers, params, x))", [data["layers"], params, xs])
+        for y, x in zip(predictions, xs):
+            assert same(y, plain.forward_121(values, x)[2], 1e-12)
+    epochs = 100
+    expected = plain.plain_train(lambda p: plain.loss_grad_121(p, data["points"]), dict(zip(names, data["initial"])),
+                                 data["learningRate"], epochs, keep=[epochs])
     got = page.evaluate(
         "([layers, params, points, rate, epochs]) => LessonNet.train(layers, params, points, rate, epochs)",
-        [data["layers"], data["initial"], data["points"], data["learningRate"], run["epochs"]])
-    assert same(got["loss"], run["loss"], 1e-9)
-    for p, expected in zip(got["params"], run["params"]):
-        assert same(p, expected, 1e-9)
-    assert all(same(a, b, 1e-9) for a, b in zip(got["losses"], run["losses"]))
+        [data["layers"], data["initial"], data["points"], data["learningRate"], epochs])
+    assert same(got["loss"], expected["final_loss"], 1e-9)
+    for p, name in zip(got["params"], names):
+        assert same(p, expected["final_params"][name], 1e-9)
+    assert all(same(a, b, 1e-9) for a, b in zip(got["losses"], expected["losses"]))
 
 
 def test_browser_training_reaches_numpys_result(page, default_site, record):

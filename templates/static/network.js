@@ -1,7 +1,7 @@
 /* The lesson's network in the browser: the same forward pass, chain rule and
    gradient descent as engine/network.py and engine/train.py, one sample at a
-   time with plain numbers. The page checks it against numpy's results (the
-   "reference" in the inlined data) in the tests.
+   time with plain numbers. The tests check it against a plain-Python network
+   (tests/plain_network.py).
    Classic script: it defines one global, LessonNet. */
 var LessonNet = (function () {
   "use strict";
