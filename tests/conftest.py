@@ -91,7 +91,7 @@ def default_site_hashes(default_site):
 def playwright():
     """One Playwright driver for the whole session (a second one cannot start inside it)."""
     from chromium import CHROMIUM
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see README)")
     with sync_api.sync_playwright() as p:

@@ -204,8 +204,7 @@ def test_every_diagram_part_opens_its_formula_card(browser, site, lang):
     page.goto((site / lang / "index.html").as_uri())
     page.wait_for_load_state("load")
     parts = page.eval_on_selector_all(".dg-item", "items => items.map(i => i.id)")
-    if not parts:
-        pytest.skip("the diagram sections are not written yet")
+    assert parts, "no diagram parts"
     kinds = {p.split("-")[0] for p in parts}
     assert kinds == {"fwd", "bwd"}, kinds
     for part in parts:
