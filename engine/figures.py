@@ -428,7 +428,10 @@ class FrameDrawer:
         self.xs = curve_xs(run)
 
         # Only symbols and numbers, no words: the page's caption says what they mean, in its language.
-        draw_points(self.fit_ax, run)
+        # The points sit above the curve: like the spines (below), they are drawn over each frame's curve.
+        self.points = draw_points(self.fit_ax, run)
+        for group in self.points:
+            group.set_animated(True)
         self.fit_ax.set_xlabel("x")
         self.fit_ax.set_ylabel("ŷ", rotation=0, labelpad=10)
         log_scale(self.loss_ax)
@@ -459,12 +462,17 @@ class FrameDrawer:
         self.epoch = self.fig.text(box.x0 + advance * (len(epoch_label) + epoch_width), TITLE_BASELINE, "",
                                    ha="right", animated=True, **style)
         self.loss = self.fig.text(box.x1, TITLE_BASELINE, "", ha="right", animated=True, **style)
-        self.canvas.draw()
-        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
-        self.pixels = Image.new("RGB", self.canvas.get_width_height())   # each frame is read into it
-        # The spines that show, drawn again over each frame's lines as a full draw would.
+        # The spines that show sit above the lines: they are left out of the background and drawn over
+        # each frame's lines, as a full draw would (drawn twice, their soft edges would come out darker).
         self.spines = [(ax, spine) for ax in (self.fit_ax, self.loss_ax) for spine in ax.spines.values()
                        if spine.get_visible()]
+        for _, spine in self.spines:
+            spine.set_visible(False)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        for _, spine in self.spines:
+            spine.set_visible(True)
+        self.pixels = Image.new("RGB", self.canvas.get_width_height())   # each frame is read into it
 
     def frame(self, index: int) -> Image.Image:
         """The frame for snapshot `index`, as an RGB image (the same image each time: use it before the next)."""
@@ -480,6 +488,8 @@ class FrameDrawer:
         self.loss_ax.draw_artist(self.loss_dot)
         for ax, spine in self.spines:
             ax.draw_artist(spine)
+        for group in self.points:
+            self.fit_ax.draw_artist(group)
         self.fig.draw_artist(self.epoch)
         self.fig.draw_artist(self.loss)
         # Agg's RGBA buffer read into the same image each time, the alpha byte dropped (one copy, in C).

@@ -26,12 +26,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import plain_network as plain
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine import config, formulas, output, train
 from engine.config import SettingsError
 from engine.mathtex import FormulaError
-from engine.network import Network, loss_and_gradient, sigmoid
+from engine.network import Network, sigmoid
 from engine.pages import ContentError
 from engine.pipeline import Paths, build
 from sitetools import ROOT, dot_folders_beside, run_cli, tree_hashes
@@ -137,7 +139,7 @@ def test_every_setting_can_come_from_the_command_line(raw):
 @given(st.integers(1, 10**6), st.data())
 def test_frame_count_is_the_number_of_snapshots(epochs, data):
     every = data.draw(st.integers(1, epochs))
-    assert config.frame_count(epochs, every) == len(train.snapshot_epochs(epochs, every))
+    assert config.frame_count(epochs, every) == len(plain.expected_snapshot_epochs(epochs, every))
 
 
 @CHEAP
@@ -151,6 +153,15 @@ def test_sigmoid_is_safe_everywhere_and_the_scalar_formula_agrees(z):
     assert math.isclose(vector + mirror, 1.0, rel_tol=1e-15)
 
 
+def plain_loss_and_gradient(s, params) -> tuple[float, list[float]]:
+    """The loss and gradient at `params` (in the engine's order), from tests/plain_network.py: plain Python
+    over dictionaries of named parameters, its names listed by its own rule."""
+    names = plain.names_for(s.layers)
+    assert names == list(s.network.param_names)
+    loss, grads = plain.loss_grad_generic(s.layers, dict(zip(names, params)), s.points)
+    return loss, [grads[name] for name in names]
+
+
 SMALL_SETTINGS = valid_raw(x=finite(-50, 50), layers=layer_lists(max_hidden=2, max_nodes=4), max_epochs=60,
                            values=finite(-5, 5), rates=finite(1e-3, 20))
 
@@ -162,10 +173,10 @@ def test_training_records_what_the_network_computes(raw):
     run = train.train(s)
     network = s.network
     assert len(run.losses) == s.epochs and run.param_names == network.param_names
-    assert [snap.epoch for snap in run.snapshots] == train.snapshot_epochs(s.epochs, s.display_every)
+    assert [snap.epoch for snap in run.snapshots] == plain.expected_snapshot_epochs(s.epochs, s.display_every)
     assert run.snapshots[0].params == tuple(v for _, v in s.init)
     for snap in run.snapshots:
-        loss, grads = loss_and_gradient(network, snap.params, s.points)
+        loss, grads = plain_loss_and_gradient(s, snap.params)
         assert math.isclose(snap.loss, loss, rel_tol=1e-12, abs_tol=1e-15)
         assert snap.loss == run.losses[snap.epoch - 1]
         np.testing.assert_allclose(snap.grads, grads, rtol=1e-10, atol=1e-14)
@@ -173,7 +184,7 @@ def test_training_records_what_the_network_computes(raw):
     assert last.epoch == s.epochs
     np.testing.assert_allclose(run.final_params, np.array(last.params) - s.learning_rate * np.array(last.grads),
                                rtol=1e-12, atol=1e-12)
-    assert math.isclose(run.final_loss, loss_and_gradient(network, run.final_params, s.points)[0],
+    assert math.isclose(run.final_loss, plain_loss_and_gradient(s, run.final_params)[0],
                         rel_tol=1e-12, abs_tol=1e-15)
     assert all(math.isfinite(v) and 0 <= v <= 1 for v in (*run.losses, run.final_loss))
 
@@ -236,14 +247,14 @@ def test_random_valid_settings_build_a_consistent_site(raw, sources, built_sites
     assert record["param_names"] == list(s.network.param_names)
     assert len(record["loss"]) == s.epochs
     snapshots = record["snapshots"]
-    assert [snap["epoch"] for snap in snapshots] == train.snapshot_epochs(s.epochs, s.display_every)
+    assert [snap["epoch"] for snap in snapshots] == plain.expected_snapshot_epochs(s.epochs, s.display_every)
     for snap in snapshots:
         assert snap["loss"] == record["loss"][snap["epoch"] - 1]
         assert list(snap["params"]) == list(snap["grads"]) == record["param_names"]
     start = snapshots[0]["params"]
     assert [start[name] for name in record["param_names"]] == [v for _, v in s.init]
     final = record["final"]
-    recomputed, _ = loss_and_gradient(s.network, [final["params"][n] for n in record["param_names"]], s.points)
+    recomputed, _ = plain_loss_and_gradient(s, [final["params"][n] for n in record["param_names"]])
     assert math.isclose(final["loss"], recomputed, rel_tol=1e-12, abs_tol=1e-15)
     csv = (out / "data" / "run.csv").read_text(encoding="utf-8").splitlines()
     assert len(csv) == s.epochs + 1 and math.isclose(float(csv[-1].split(",")[1]), record["loss"][-1], rel_tol=1e-11)
