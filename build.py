@@ -62,13 +62,22 @@ def port(text: str) -> int:
     return number
 
 
+def settings_help() -> str:
+    """Every setting for --help, two lines each: what it does; its kind, limits and default."""
+    from engine.config import SETTINGS
+    lines = []
+    for setting in SETTINGS:
+        limits = f", {setting.shown_limits}" if setting.shown_limits else ""
+        lines += [f"  {setting.key:<22} {setting.help}",
+                  f"  {'':<22} {setting.kind_name}{limits}; default: {setting.shown_default}"]
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Read the command line (`serve` first: the live preview); --help lists every option and every setting."""
-    from engine.config import SETTINGS_HELP
     from engine.pages import LANGS
     from engine.pipeline import Paths
     serving = argv[:1] == ["serve"]
-    settings = "\n".join(f"  {key:<22} {text}" for key, text in SETTINGS_HELP.items())
     parser = ArgumentParser(
         prog="build.py serve" if serving else "build.py",
         description="Train a tiny 1-2-1 sigmoid network and build the bilingual lesson site "
@@ -76,7 +85,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     "python build.py serve [--port N] [options]: the live preview. It builds, serves the site\n"
                     "on 127.0.0.1 only, and rebuilds and reloads the open page whenever a source is saved.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"settings (in the settings file, or with --set SECTION.KEY=VALUE):\n{settings}\n\n"
+        epilog="settings (in the settings file, or with --set SECTION.KEY=VALUE; one with a default may be left "
+               f"out):\n{settings_help()}\n\n"
                "VALUE is one TOML value: --set train.epochs=8000 --set init.random=true "
                "--set 'data.points=[[1,0],[2,1],[3,0]]'",
     )

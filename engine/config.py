@@ -1,11 +1,16 @@
 """Read the experiment's settings once and check them.
 
 The settings live in `content/lesson.toml` (sections `data`, `network`, `init`,
-`train`, and the optional `site`); any key can be overridden from the command line with
-`--set SECTION.KEY=VALUE`, where VALUE is read as TOML. Everything is validated
-here, once, into frozen objects that the rest of the build trusts. A bad value
-raises `SettingsError`, whose message is one line: the key, what was expected,
-and what arrived.
+`train` and `site`); any key can be overridden from the command line with
+`--set SECTION.KEY=VALUE`, where VALUE is read as TOML. SETTINGS, below,
+describes every setting once: the kind of value it takes, its default, its
+limits and what it does. The rest follows from it: the checks, the defaults
+of a settings file that leaves a key out, `build.py --help`, the warnings
+about settings that change nothing (engine/strict.py) and the README's table
+(tests/test_config.py keeps that in step). Everything is validated here, once,
+into frozen `Settings` that the rest of the build trusts. A bad value raises
+`SettingsError`, whose message is one line: the key, what was expected, and
+what arrived.
 
 What arrives is bounded before it is parsed: the file must be a regular file
 of at most 1 MiB (a pipe or a device could block or never end), and arrays
@@ -21,38 +26,13 @@ import re
 import stat
 import sys
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from engine.network import Network
-
-# What each setting means; `build.py --help` prints this table.
-SETTINGS_HELP = {
-    "data.points": "list of [x, y] pairs, 2 to 1000 (each is a row of the lesson's tables); x between -1e15 "
-                   "and 1e15; y is the label, between 0 and 1",
-    "network.layers": "nodes per layer, input first: starts and ends with 1, each 1-9 (default [1, 2, 1])",
-    "init.<name>": "starting value of a parameter (between -1e15 and 1e15), named as in the lesson: w{i}{j}_{l} "
-                   "(weight of layer l from node i to node j) or b{j}_{l} (bias of node j of layer l)",
-    "init.random": "true: draw every parameter from a standard normal distribution (the listed values are not used)",
-    "init.seed": "seed of that random draw (whole number >= 0, default 0)",
-    "train.learning_rate": "step size of gradient descent, a number > 0 (default 0.5)",
-    "train.epochs": "how many full passes over the data, a whole number >= 1 (default 5000)",
-    "train.display_every": "a snapshot (animation frame) every this many epochs, between 1 and "
-                           "train.epochs, at most 1000 frames in all (default 100)",
-    "site.repository": "optional: the https URL of the lesson's source repository, linked from the page's "
-                       "foot and from the appendix on rebuilding it (default: none, and no link)",
-}
-
-KNOWN_KEYS = {
-    "data": {"points"},
-    "network": {"layers"},
-    "init": {"random", "seed"},  # plus the parameter names of the network
-    "train": {"learning_rate", "epochs", "display_every"},
-    "site": {"repository"},
-}
 
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
 MAX_FRAMES = 1000       # about 10 ms and 16 KB each: the build stays near 10 s and the site near 20 MB
@@ -75,22 +55,235 @@ class SettingsError(Exception):
 
     def __init__(self, key: str, expected: str, got: str):
         super().__init__(f"{shown_key(key)}: expected {expected}, got {got}")
-        self.key = key
+        self.key, self.expected, self.got = key, expected, got
+
+
+REQUIRED = "required"  # the default of a setting that has none: the settings must give it
+PARAMETERS = "<name>"  # the NAME of init.<name>: one setting for the starting values of all the parameters
+KIND_NAMES = {bool: "true or false", int: "whole number", float: "number", str: "text", list: "list"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its key, the kind of value it takes, its default, its limits and what it does."""
+
+    key: str                    # SECTION.NAME, as in lesson.toml
+    kind: type                  # what TOML gives for it: bool, int, float, str or list
+    default: Any                # what a settings file that leaves it out gets (REQUIRED: there is none)
+    help: str                   # what it does, for --help and the README
+    low: float | None = None    # the smallest and the largest value of an int or a float (both allowed)
+    high: float | None = None
+    limits: str = ""            # the limits in words, where low and high do not say them all
+    check: Callable[[Setting, Any, dict], Any] | None = None   # checks what kind, low and high do not
+    settings_name: str = ""     # its attribute in Settings, where that is not NAME
+
+    @property
+    def section(self) -> str:
+        return self.key.partition(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.partition(".")[2]
+
+    @property
+    def attribute(self) -> str:
+        return self.settings_name or self.name
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES[self.kind]
+
+    @property
+    def shown_default(self) -> str:
+        """The default as TOML writes it (and --set takes it); `none` for no value."""
+        if self.default is REQUIRED:
+            return "none (required)"
+        return "none" if self.default is None else toml_text(self.default)
+
+    @property
+    def shown_limits(self) -> str:
+        """The limits in words ("" for true or false)."""
+        if self.limits or self.low is None:
+            return self.limits
+        low = shown_bound(self.low)
+        return f">= {low}" if self.high is None else f"{low} to {shown_bound(self.high)}"
+
+    def value_in(self, table: dict[str, Any], known: dict[str, Any]) -> Any:
+        """This setting's value in its section's table, checked; the default if the table leaves it out.
+
+        `known` holds the values of the settings before it in SETTINGS, which a check may need.
+        """
+        check = self.check or within_limits
+        if self.name == PARAMETERS:   # every key that no other setting of the section names
+            return check(self, {name: value for name, value in table.items()
+                                if f"{self.section}.{name}" not in BY_KEY}, known)
+        if self.name in table:
+            return check(self, table[self.name], known)
+        try:
+            return check(self, None if self.default is REQUIRED else self.default, known)
+        except SettingsError as err:   # no default, or one that does not fit the other settings
+            note = "it has no default" if self.default is REQUIRED else "its default"
+            raise SettingsError(err.key, err.expected, f"{err.got} ({note})") from None
+
+
+# ------------------------------------------------------------------ the checks, kind by kind
+
+def within_limits(setting: Setting, value: Any, known: dict | None = None, key: str = "") -> Any:
+    """The value if it is of the setting's kind (bool, int or float) and within its limits (under `key`, if given)."""
+    key = key or setting.key
+    if setting.kind is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(key, "true or false", describe(value))
+        return value
+    if setting.kind is int:
+        whole = whole_number(key, value, minimum=setting.low)
+        if setting.high is not None and whole > setting.high:
+            raise SettingsError(key, f"at most {shown_bound(setting.high)}", describe(whole))
+        return whole
+    lowest = -sys.float_info.max if setting.low is None else setting.low
+    highest = sys.float_info.max if setting.high is None else setting.high
+    return number(key, value, lowest, highest)
+
+
+def xy_pairs(setting: Setting, value: Any, known: dict) -> tuple[tuple[float, float], ...]:
+    """The data: 2 to MAX_POINTS [x, y] pairs with y in [0, 1]."""
+    if not isinstance(value, list):
+        raise SettingsError(setting.key, "a list of [x, y] pairs", describe(value))
+    if len(value) < 2:
+        raise SettingsError(setting.key, "at least 2 points", f"{len(value)}")
+    if len(value) > MAX_POINTS:
+        raise SettingsError(setting.key, f"at most {MAX_POINTS:,} points (each is a row of the lesson's tables)",
+                            f"{len(value):,}")
+    pairs = []
+    for k, point in enumerate(value):
+        key = f"{setting.key}[{k}]"
+        if not isinstance(point, list) or len(point) != 2:
+            raise SettingsError(key, "a pair [x, y]", describe(point))
+        x = number(key + " x", point[0], -MAX_ABS_X, MAX_ABS_X)
+        y = number(key + " y", point[1], 0, 1, "a label between 0 and 1")
+        pairs.append((x, y))
+    return tuple(pairs)
+
+
+def node_counts(setting: Setting, value: Any, known: dict) -> tuple[int, ...]:
+    """The network's shape: one input, one output, 1 to MAX_NODES nodes per layer."""
+    expected = f"a list of 2 to {MAX_LAYERS} node counts that starts and ends with 1"
+    if not isinstance(value, list) or not 2 <= len(value) <= MAX_LAYERS:
+        raise SettingsError(setting.key, expected, describe(value))
+    counts = tuple(whole_number(f"{setting.key}[{k}]", n, minimum=1) for k, n in enumerate(value))
+    if counts[0] != 1 or counts[-1] != 1:
+        raise SettingsError(setting.key, expected, describe(value))
+    if max(counts) > MAX_NODES:
+        raise SettingsError(setting.key, f"at most {MAX_NODES} nodes in a layer", describe(value))
+    return counts
+
+
+def starting_values(setting: Setting, listed: dict[str, Any], known: dict) -> tuple[tuple[str, float], ...]:
+    """The starting value of every parameter, in the lesson's order: as listed, or all drawn at random."""
+    network, random = Network(known["network.layers"]), known["init.random"]
+    names = network.param_names
+    for name, value in listed.items():
+        # With a random start the listed values are not used, so they may name
+        # parameters of another shape of network; they must still look like names.
+        if name not in names and not (random and PARAM_NAME.match(name)):
+            raise SettingsError(f"init.{name}", f"random, seed or a parameter of layers {list(network.layers)} "
+                                f"({', '.join(names)})", "an unknown key")
+        within_limits(setting, value, key=f"init.{name}")
+    if random:
+        return random_start(network, known["init.seed"])
+    for name in names:
+        if name not in listed:
+            raise SettingsError(f"init.{name}", "a number (or init.random = true)", "nothing (it has no default)")
+    return tuple((name, float(listed[name])) for name in names)
+
+
+def above_zero(setting: Setting, value: Any, known: dict) -> float:
+    """A number > 0."""
+    rate = within_limits(setting, value)
+    if rate <= 0:
+        raise SettingsError(setting.key, "a number > 0", repr(rate))
+    return rate
+
+
+def snapshot_interval(setting: Setting, value: Any, known: dict) -> int:
+    """Epochs between snapshots: at most train.epochs, and at most MAX_FRAMES snapshots in all."""
+    every, epochs = within_limits(setting, value), known["train.epochs"]
+    if every > epochs:
+        raise SettingsError(setting.key, f"at most train.epochs ({epochs})", describe(every))
+    if frame_count(epochs, every) > MAX_FRAMES:
+        fewest = next(each for each in range(max(1, epochs // MAX_FRAMES), epochs + 1)
+                      if frame_count(epochs, each) <= MAX_FRAMES)
+        raise SettingsError(setting.key, f"at least {fewest}, so that {epochs} epochs make at most "
+                            f"{MAX_FRAMES} animation frames", str(every))
+    return every
+
+
+def https_url(setting: Setting, value: Any, known: dict) -> str | None:
+    """An https URL that a link can carry as it is, or None."""
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_URL or not HTTPS_URL.fullmatch(value)):
+        raise SettingsError(setting.key, "an https URL such as https://github.com/USER/REPO", describe(value))
+    return value
+
+
+# ------------------------------------------------------------------ every setting, once
+
+# In this order a setting's check finds the values it needs (`known`) already checked.
+SETTINGS = (
+    Setting("data.points", list, REQUIRED,
+            "the observations the network learns from, as [x, y] pairs: x is the size tried on, y = 1 if it "
+            "fit and 0 if not (each is a row of the lesson's tables)",
+            limits=f"2 to {MAX_POINTS:,} pairs, x from -1e15 to 1e15, y (the label) from 0 to 1", check=xy_pairs),
+    Setting("network.layers", list, [1, 2, 1], "nodes per layer, input first; every node is a sigmoid unit",
+            limits=f"2 to {MAX_LAYERS} layers of 1 to {MAX_NODES} nodes, the first and the last of 1",
+            check=node_counts),
+    Setting("init.random", bool, False,
+            "true: draw every parameter from a standard normal distribution (listed values are not used)",
+            settings_name="init_random"),
+    Setting("init.seed", int, 0, "the seed of that random draw", low=0, settings_name="init_seed"),
+    Setting(f"init.{PARAMETERS}", float, REQUIRED,
+            "the starting value of a parameter, named as in the lesson: w{i}{j}_{l} is the weight of layer l from "
+            "node i to node j, b{j}_{l} the bias of node j of layer l; every parameter of network.layers is "
+            "required unless init.random = true",
+            low=-MAX_ABS_START, high=MAX_ABS_START, check=starting_values, settings_name="init"),
+    Setting("train.learning_rate", float, 0.5, "the step size of gradient descent", limits="> 0", check=above_zero),
+    Setting("train.epochs", int, 5000, "how many full passes over the data", low=1, high=MAX_EPOCHS),
+    Setting("train.display_every", int, 100,
+            "a snapshot (an animation frame) at epoch 1, every this many epochs, and at the last epoch",
+            low=1, limits=f"1 to train.epochs, and at most {MAX_FRAMES:,} frames in all (at least train.epochs / "
+                          f"{MAX_FRAMES:,})", check=snapshot_interval),
+    Setting("site.repository", str, None,
+            "the https address of the lesson's source repository, linked from the page's foot and from the "
+            "appendix on rebuilding it (none: no link)",
+            limits=f"an https URL of at most {MAX_URL:,} characters", check=https_url, settings_name="repository"),
+)
+BY_KEY = {setting.key: setting for setting in SETTINGS}
+SECTIONS = list(dict.fromkeys(setting.section for setting in SETTINGS))
+KNOWN_KEYS = {section: {s.name for s in SETTINGS if s.section == section and s.name != PARAMETERS}
+              for section in SECTIONS}
+
+
+def setting_of(key: str) -> Setting | None:
+    """The setting that describes SECTION.NAME (init.<name>: any other key of [init]), or None."""
+    return BY_KEY.get(key) or BY_KEY.get(f"{key.partition('.')[0]}.{PARAMETERS}")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The validated experiment: data, network shape, starting parameters, training."""
+    """The validated experiment: one attribute for each setting of SETTINGS."""
 
     points: tuple[tuple[float, float], ...]
     layers: tuple[int, ...]
-    init: tuple[tuple[str, float], ...]  # every parameter, in the lesson's order
     init_random: bool
     init_seed: int
+    init: tuple[tuple[str, float], ...]  # every parameter, in the lesson's order
     learning_rate: float
     epochs: int
     display_every: int
-    repository: str | None = None   # where the lesson's source lives, if the settings say
+    repository: str | None            # where the lesson's source lives, if the settings say
+    # The keys that the settings file and --set gave, for the warnings about settings that change
+    # nothing (engine/strict.py). Where a value came from is not part of the experiment: not compared.
+    in_file: frozenset[str] = field(default=frozenset(), compare=False)
+    on_command_line: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def network(self) -> Network:
@@ -103,30 +296,33 @@ class Settings:
         return dict(self.init)
 
     def as_dict(self) -> dict[str, Any]:
-        """The resolved settings as plain data, in the shape of lesson.toml (`site` only if it says something)."""
-        site = {"site": {"repository": self.repository}} if self.repository else {}
-        return {
-            "data": {"points": [list(p) for p in self.points]},
-            "network": {"layers": list(self.layers)},
-            "init": {"random": self.init_random, "seed": self.init_seed, **dict(self.init)},
-            "train": {
-                "learning_rate": self.learning_rate,
-                "epochs": self.epochs,
-                "display_every": self.display_every,
-            },
-            **site,
-        }
+        """The resolved settings as plain data, in the shape of lesson.toml (a setting that is None left out)."""
+        tables = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.attribute)
+            if setting.name == PARAMETERS:
+                tables.setdefault(setting.section, {}).update(value)
+            elif value is not None:
+                tables.setdefault(setting.section, {})[setting.name] = as_lists(value)
+        return tables
 
 
 def with_random_init(settings: Settings, seed: int) -> Settings:
     """The same experiment started from parameters drawn at random with `seed`."""
-    _, _, values = validate_init({"random": True, "seed": seed}, settings.network)
-    return replace(settings, init=values, init_random=True, init_seed=seed)
+    return replace(settings, init=random_start(settings.network, seed), init_random=True, init_seed=seed)
+
+
+def random_start(network: Network, seed: int) -> tuple[tuple[str, float], ...]:
+    """Every parameter drawn from a standard normal distribution with `seed`, in the lesson's order."""
+    drawn = np.random.default_rng(seed).standard_normal(len(network.param_names))
+    return tuple(zip(network.param_names, (float(value) for value in drawn)))
 
 
 def load(path: Path, overrides: list[str] = ()) -> Settings:
     """Read the settings file, apply `--set` overrides, and validate the result."""
     raw = read_file(path)
+    in_file = {f"{section}.{name}" for section, table in raw.items() if isinstance(table, dict) for name in table}
+    on_command_line = set()
     for item in overrides:
         key, value = parse_override(item)
         section, _, name = key.partition(".")
@@ -134,7 +330,8 @@ def load(path: Path, overrides: list[str] = ()) -> Settings:
         if not isinstance(table, dict):
             raise SettingsError(section, "a table of settings", describe(table))
         table[name] = value
-    return validate(raw)
+        on_command_line.add(key)
+    return replace(validate(raw), in_file=frozenset(in_file), on_command_line=frozenset(on_command_line))
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -235,109 +432,20 @@ def check_nesting(key: str, text: str, where: str = "") -> None:
 
 
 def validate(raw: dict[str, Any]) -> Settings:
-    """Check every section and key and build the frozen Settings."""
+    """Check every section and key, fill in the defaults, and build the frozen Settings."""
     for section, table in raw.items():
-        if section not in KNOWN_KEYS:
-            raise SettingsError(section, f"one of the sections {', '.join(KNOWN_KEYS)}", "an unknown section")
+        if section not in SECTIONS:
+            raise SettingsError(section, f"one of the sections {', '.join(SECTIONS)}", "an unknown section")
         if not isinstance(table, dict):
             raise SettingsError(section, "a table of settings", describe(table))
-    data, network, init, train, site = (raw.get(s, {}) for s in KNOWN_KEYS)
-    for section, table in (("data", data), ("network", network), ("train", train), ("site", site)):
-        for key in table:
-            if key not in KNOWN_KEYS[section]:
-                known = ", ".join(sorted(KNOWN_KEYS[section]))
-                raise SettingsError(f"{section}.{key}", f"one of the keys {known}", "an unknown key")
-
-    points = validate_points(data.get("points"))
-    layers = validate_layers(network.get("layers"))
-    epochs = whole_number("train.epochs", train.get("epochs"), minimum=1)
-    if epochs > MAX_EPOCHS:
-        raise SettingsError("train.epochs", f"at most {MAX_EPOCHS:,}", describe(epochs))
-    display_every = whole_number("train.display_every", train.get("display_every"), minimum=1)
-    if display_every > epochs:
-        raise SettingsError("train.display_every", f"at most train.epochs ({epochs})", describe(display_every))
-    if frame_count(epochs, display_every) > MAX_FRAMES:
-        fewest = next(every for every in range(max(1, epochs // MAX_FRAMES), epochs + 1)
-                      if frame_count(epochs, every) <= MAX_FRAMES)
-        raise SettingsError("train.display_every", f"at least {fewest}, so that {epochs} epochs make at most "
-                            f"{MAX_FRAMES} animation frames", str(display_every))
-    learning_rate = number("train.learning_rate", train.get("learning_rate"))
-    if learning_rate <= 0:
-        raise SettingsError("train.learning_rate", "a number > 0", repr(learning_rate))
-    init_random, init_seed, init_values = validate_init(init, Network(layers))
-    repository = validate_repository(site.get("repository"))
-    return Settings(points, layers, init_values, init_random, init_seed, learning_rate, epochs, display_every,
-                    repository)
-
-
-def validate_repository(value: Any) -> str | None:
-    """Check the optional address of the lesson's repository: an https URL that a link can carry as it is."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_URL or not HTTPS_URL.fullmatch(value):
-        raise SettingsError("site.repository", "an https URL such as https://github.com/USER/REPO", describe(value))
-    return value
-
-
-def validate_points(value: Any) -> tuple[tuple[float, float], ...]:
-    """Check the data: 2 to MAX_POINTS [x, y] pairs with y in [0, 1]."""
-    if not isinstance(value, list):
-        raise SettingsError("data.points", "a list of [x, y] pairs", describe(value))
-    if len(value) < 2:
-        raise SettingsError("data.points", "at least 2 points", f"{len(value)}")
-    if len(value) > MAX_POINTS:
-        raise SettingsError("data.points", f"at most {MAX_POINTS:,} points (each is a row of the lesson's tables)",
-                            f"{len(value):,}")
-    points = []
-    for k, point in enumerate(value):
-        key = f"data.points[{k}]"
-        if not isinstance(point, list) or len(point) != 2:
-            raise SettingsError(key, "a pair [x, y]", describe(point))
-        x = number(key + " x", point[0], -MAX_ABS_X, MAX_ABS_X)
-        y = number(key + " y", point[1], 0, 1, "a label between 0 and 1")
-        points.append((x, y))
-    return tuple(points)
-
-
-def validate_layers(value: Any) -> tuple[int, ...]:
-    """Check the network shape: one input, one output, 1-9 nodes per layer."""
-    expected = f"a list of 2 to {MAX_LAYERS} node counts that starts and ends with 1"
-    if not isinstance(value, list) or not 2 <= len(value) <= MAX_LAYERS:
-        raise SettingsError("network.layers", expected, describe(value))
-    layers = tuple(whole_number(f"network.layers[{k}]", n, minimum=1) for k, n in enumerate(value))
-    if layers[0] != 1 or layers[-1] != 1:
-        raise SettingsError("network.layers", expected, describe(value))
-    if max(layers) > MAX_NODES:
-        raise SettingsError("network.layers", f"at most {MAX_NODES} nodes in a layer", describe(value))
-    return layers
-
-
-def validate_init(init: dict[str, Any], network: Network):
-    """Resolve the starting value of every parameter: as listed, or all drawn at random."""
-    names = network.param_names
-    random = init.get("random", False)
-    if not isinstance(random, bool):
-        raise SettingsError("init.random", "true or false", describe(random))
-    seed = whole_number("init.seed", init.get("seed", 0), minimum=0)
-    for key, value in init.items():
-        if key in KNOWN_KEYS["init"]:
-            continue
-        # With a random start the listed values are not used, so they may name
-        # parameters of another shape of network; they must still look like names.
-        if key not in names and not (random and PARAM_NAME.match(key)):
-            raise SettingsError(
-                f"init.{key}",
-                f"random, seed or a parameter of layers {list(network.layers)} ({', '.join(names)})",
-                "an unknown key",
-            )
-        number(f"init.{key}", value, -MAX_ABS_START, MAX_ABS_START)
-    if random:
-        drawn = np.random.default_rng(seed).standard_normal(len(names))
-        return random, seed, tuple(zip(names, (float(v) for v in drawn)))
-    for name in names:
-        if name not in init:
-            raise SettingsError(f"init.{name}", "a number (or init.random = true)", "nothing")
-    return random, seed, tuple((name, float(init[name])) for name in names)
+        for name in table:
+            if setting_of(f"{section}.{name}") is None:
+                names = ", ".join(sorted(KNOWN_KEYS[section]))
+                raise SettingsError(f"{section}.{name}", f"one of the keys {names}", "an unknown key")
+    known = {}   # key -> checked value (or default), in the order of SETTINGS
+    for setting in SETTINGS:
+        known[setting.key] = setting.value_in(raw.get(setting.section, {}), known)
+    return Settings(**{setting.attribute: known[setting.key] for setting in SETTINGS})
 
 
 def frame_count(epochs: int, every: int) -> int:
@@ -351,8 +459,8 @@ def number(key: str, value: Any, lowest: float = -sys.float_info.max, highest: f
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingsError(key, "a number", describe(value))
     if not lowest <= value <= highest:  # also nan; an int is compared exactly, however long (float() overflows)
-        low, high = (f"{bound:.2g}".replace("e+", "e") for bound in (lowest, highest))
-        raise SettingsError(key, expected or f"a number between {low} and {high}", describe(value))
+        raise SettingsError(key, expected or f"a number between {shown_bound(lowest)} and {shown_bound(highest)}",
+                            describe(value))
     return float(value)
 
 
@@ -364,6 +472,25 @@ def whole_number(key: str, value: Any, minimum: int) -> int:
     if (isinstance(value, float) and not value.is_integer()) or value < minimum:  # is_integer(): not nan, inf
         raise SettingsError(key, expected, describe(value))
     return int(value)
+
+
+def shown_bound(bound: float) -> str:
+    """A limit as the messages write it: 1,000,000 (a whole number) or 1e15."""
+    return f"{bound:,}" if isinstance(bound, int) else f"{bound:.2g}".replace("e+", "e")
+
+
+def toml_text(value: Any) -> str:
+    """A default as TOML writes it: true, 0.5, [1, 2, 1]."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return f"[{', '.join(toml_text(item) for item in value)}]"
+    return repr(value)
+
+
+def as_lists(value: Any) -> Any:
+    """A value with its tuples turned into lists, as TOML and JSON hold them."""
+    return [as_lists(item) for item in value] if isinstance(value, tuple) else value
 
 
 def describe(value: Any) -> str:

@@ -143,7 +143,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
         previous = cache.load(site_key, SITE)
     if previous is not None:
         files, report = previous
-        found = check(files, paths.content, paths.config, overrides, settings, strict)
+        found = check(files, paths.content, settings, strict)
         with clock.step("write"):
             left = output.write_site(files, paths.out, single_file(files, single))
         return replace(report, out=paths.out, seconds=clock.seconds, cached=("site",), warnings=found, left=tuple(left))
@@ -171,7 +171,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
     files.update(data_files(run))
     files[SCRIPT_FILE] = lesson_script(run.settings).encode("utf-8")   # the lesson's own script, section 11
     files[".nojekyll"] = b""
-    found = check(files, paths.content, paths.config, overrides, settings, strict)   # reads the pages only
+    found = check(files, paths.content, settings, strict)   # reads the pages only
     with clock.step("figures (waited for)"):
         for key, result in zip(missing, collect()):
             cache.save(key, result, DRAWN)

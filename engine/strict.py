@@ -43,12 +43,11 @@ class StrictError(Exception):
         self.warnings = warnings
 
 
-def check(files: dict[str, bytes], content: Path, settings_file: Path, overrides: list[str],
-          settings: config.Settings, strict: bool) -> tuple[str, ...]:
+def check(files: dict[str, bytes], content: Path, settings: config.Settings, strict: bool) -> tuple[str, ...]:
     """Every warning about this build; with `strict`, raise StrictError if there is any."""
     pages = {name: data.decode("utf-8") for name, data in sorted(files.items()) if name.endswith(".html")}
     found = [*section_warnings(content), *language_warnings(pages), *alt_warnings(pages),
-             *unused_settings(settings_file, overrides, settings)]
+             *unused_settings(settings)]
     if strict and found:
         raise StrictError(found)
     return tuple(found)
@@ -110,23 +109,17 @@ def alt_warnings(pages: dict[str, str]) -> list[str]:
     return found
 
 
-def unused_settings(settings_file: Path, overrides: list[str], settings: config.Settings) -> list[str]:
-    """Settings that are listed (in the file or with --set) but do not change the build."""
-    in_file = config.read_file(settings_file).get("init", {})
-    overridden = set()
-    for item in overrides:
-        section, _, name = config.parse_override(item)[0].partition(".")
-        if section == "init":
-            overridden.add(name)
-    listed = set(in_file) | overridden
+def unused_settings(settings: config.Settings) -> list[str]:
+    """Settings that are given (in the settings file or with --set) but do not change the build."""
+    given = settings.in_file | settings.on_command_line
     if settings.init_random:
         # `--set init.random=true` is the quick way to try a random start: the file's values then
         # stand aside as meant. Values given beside `random = true`, in the file or with --set, are not.
-        beside = overridden | (set(in_file) if in_file.get("random") is True else set())
-        values = sorted(beside - config.KNOWN_KEYS["init"])
+        beside = settings.on_command_line | (set() if "init.random" in settings.on_command_line else settings.in_file)
+        values = sorted(key for key in beside if config.setting_of(key).name == config.PARAMETERS)
         if values:
-            return [f"init.{', init.'.join(values)}: not used, since init.random = true "
+            return [f"{', '.join(values)}: not used, since init.random = true "
                     f"draws every parameter (with init.seed = {settings.init_seed})"]
-    elif "seed" in listed:
+    elif "init.seed" in given:
         return ["init.seed: not used, since init.random = false (the listed values are the start)"]
     return []

@@ -3,9 +3,11 @@ expected and what arrived; through build.py it is exit status 1 and the existing
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -171,7 +173,7 @@ def test_repository_is_optional_and_kept_as_given():
         s = config.load(LESSON_TOML, [f"site.repository={url}"])
         assert s.repository == url
         assert config.validate(s.as_dict()) == s
-    assert "site.repository" in config.SETTINGS_HELP
+    assert config.BY_KEY["site.repository"].default is None
 
 
 def test_integral_float_epochs_accepted():
@@ -214,6 +216,138 @@ def test_random_init_seed_on_the_default_settings():
     assert a == b
     assert a != c, "init.seed=3 and init.seed=4 give the same start: random=true was ignored"
     assert a != plain.DESIGN_INIT
+
+
+# ------------------------------------------------------------------ one table: defaults, --help, the README
+# engine/config.py describes every setting once (SETTINGS). These check that what the table says is
+# what the build does: the defaults it applies, the --help it prints, the README's table.
+
+WITH_DEFAULT = [setting for setting in config.SETTINGS if setting.default is not config.REQUIRED]
+SHIPPED = tomllib.loads(LESSON_TOML.read_text(encoding="utf-8"))
+
+
+def without(key: str, folder: Path) -> Path:
+    """The shipped lesson.toml with one key left out (nothing, if it does not list it), as a new file."""
+    raw = {section: {name: value for name, value in table.items() if f"{section}.{name}" != key}
+           for section, table in SHIPPED.items()}
+    text = "".join(f"[{section}]\n" + "".join(f"{name} = {config.toml_text(value)}\n" for name, value in table.items())
+                   for section, table in raw.items())
+    assert tomllib.loads(text) == raw
+    path = folder / f"without {key}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def same(value, default) -> bool:
+    """A loaded value is the table's default: equal, and of the same types (5000 is not 5000.0)."""
+    return json.dumps(config.as_lists(value)) == json.dumps(default)
+
+
+@pytest.mark.parametrize("setting", WITH_DEFAULT, ids=lambda setting: setting.key)
+def test_a_setting_left_out_gets_its_documented_default(setting, tmp_path):
+    left_out = config.load(without(setting.key, tmp_path))
+    assert same(getattr(left_out, setting.attribute), setting.default)
+    # The shipped file lists a default only as its own value: leaving it out changes nothing.
+    assert SHIPPED.get(setting.section, {}).get(setting.name, setting.default) == setting.default
+    assert left_out == config.load(LESSON_TOML)
+
+
+def test_the_defaults_are_the_lesson_s_experiment():
+    """The table's defaults are DESIGN §2's numbers (tests/plain_network.py), written there independently."""
+    defaults = {setting.key: setting.default for setting in config.SETTINGS}
+    assert defaults["network.layers"] == [1, 2, 1]
+    assert defaults["train.learning_rate"] == plain.DESIGN_LEARNING_RATE
+    assert defaults["train.epochs"] == plain.DESIGN_EPOCHS
+    assert defaults["train.display_every"] == plain.DESIGN_DISPLAY_EVERY
+    assert (defaults["init.random"], defaults["init.seed"], defaults["site.repository"]) == (False, 0, None)
+
+
+@pytest.mark.parametrize("key", ["data.points", *(f"init.{name}" for name in plain.DESIGN_NAMES_121)])
+def test_a_setting_without_default_left_out_is_named(key, tmp_path):
+    """The data and the starting values have no default: the table says so, and so does the error."""
+    assert config.setting_of(key).shown_default == "none (required)"
+    with pytest.raises(SettingsError) as info:
+        config.load(without(key, tmp_path))
+    message = str(info.value)
+    assert message.startswith(f"{key}: expected ") and message.endswith(", got nothing (it has no default)"), message
+
+
+def test_a_default_that_does_not_fit_is_named_as_the_default(tmp_path):
+    path = tmp_path / "short.toml"
+    path.write_text(without("train.display_every", tmp_path).read_text(encoding="utf-8").replace(
+        "epochs = 5000", "epochs = 50"), encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"^train\.display_every: expected at most train\.epochs \(50\), "
+                                            r"got 100 \(its default\)$"):
+        config.load(path)
+
+
+def test_a_file_with_only_the_data_and_the_start_builds_the_default_lesson(tmp_path, default_site):
+    """Every other setting left out: build.py applies the defaults, and run.json says the same settings."""
+    path = tmp_path / "minimal.toml"
+    path.write_text("[data]\npoints = " + config.toml_text(SHIPPED["data"]["points"]) + "\n[init]\n" +
+                    "".join(f"{name} = {value}\n" for name, value in plain.DESIGN_INIT.items()), encoding="utf-8")
+    out = tmp_path / "site"
+    result = run_cli("--config", str(path), "--out", str(out), "--strict", "-q")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    built, default = (json.loads((site / "data" / "run.json").read_text(encoding="utf-8"))["settings"]
+                      for site in (out, default_site))
+    assert built == default == config.load(LESSON_TOML).as_dict()
+
+
+def test_help_lists_every_setting_with_the_default_it_applies(tmp_path):
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    listed = [k for k, line in enumerate(lines) if line.startswith("  ") and line.split()[0] in config.BY_KEY]
+    assert [lines[k].split()[0] for k in listed] == [setting.key for setting in config.SETTINGS]
+    for k, setting in zip(listed, config.SETTINGS):
+        assert setting.help in lines[k]
+        shown = lines[k + 1].rpartition("; default: ")[2]
+        if setting.default is config.REQUIRED:
+            assert shown == "none (required)", lines[k + 1]
+            continue
+        applied = getattr(config.load(without(setting.key, tmp_path)), setting.attribute)
+        assert same(applied, None if shown == "none" else tomllib.loads(f"v = {shown}")["v"]), (setting.key, shown)
+
+
+def markdown_table() -> str:
+    """The README's table of settings, made from engine/config.py's SETTINGS."""
+    def cell(text: str) -> str:   # w{i}{j}_{l} ... b{j}_{l} would be read as emphasis
+        return text.replace("_", "\\_")
+
+    rows = ["| key | type | default | limits | what it does |", "|---|---|---|---|---|"]
+    for setting in config.SETTINGS:
+        default = setting.shown_default if setting.default in (None, config.REQUIRED) else f"`{setting.shown_default}`"
+        rows.append(f"| `{setting.key}` | {setting.kind_name} | {default} | {cell(setting.shown_limits)} "
+                    f"| {cell(setting.help)} |")
+    return "\n".join(rows)
+
+
+def test_the_readme_lists_the_settings_of_the_table():
+    """README.md's table is the one SETTINGS makes; if not, the message shows the table to paste."""
+    expected = markdown_table()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    header = expected.splitlines()[0]
+    assert readme.count(header) == 1, f"README.md should hold this table once:\n{expected}"
+    start = readme.index(header)
+    end = next((k for k in range(start, len(readme)) if not readme[k].startswith("|")), len(readme))
+    assert "\n".join(readme[start:end]) == expected, f"README.md's settings table should be:\n{expected}"
+
+
+def test_a_misspelt_key_in_the_file_fails_with_or_without_strict(tmp_path):
+    """With defaults, a misspelt key would quietly leave its setting at the default: it is an error, not a
+    warning, and the message names it."""
+    path = tmp_path / "typo.toml"
+    path.write_text(LESSON_TOML.read_text(encoding="utf-8").replace("epochs = 5000", "epoch = 8000"), encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"^train\.epoch: expected one of the keys display_every, epochs, "
+                                            r"learning_rate, got an unknown key$"):
+        config.load(path)
+    for strict in ([], ["--strict"]):
+        result = run_cli("--config", str(path), "--out", str(tmp_path / "site"), "-q", *strict)
+        assert result.returncode == 1 and result.stdout == "", result.stderr
+        assert result.stderr.splitlines() == ["build.py: error: train.epoch: expected one of the keys display_every, "
+                                              "epochs, learning_rate, got an unknown key"]
+        assert not (tmp_path / "site").exists()
 
 
 # ------------------------------------------------------------------ hostile input, through build.py
@@ -381,7 +515,7 @@ def test_up_to_1000_points():
     assert len(config.load(LESSON_TOML, [text]).points) == 1000
     with pytest.raises(SettingsError, match=r"^data\.points: expected at most 1,000 points .*, got 1,001$"):
         config.load(LESSON_TOML, [text[:-1] + ",[10,1]]"])
-    assert "2 to 1000" in config.SETTINGS_HELP["data.points"]
+    assert "2 to 1,000 pairs" in config.BY_KEY["data.points"].shown_limits
 
 
 def test_whole_numbers_of_any_length_are_exact():

@@ -3,6 +3,8 @@
 Each kind of warning is made in a copy of content/: without --strict the
 build succeeds and prints it as one line on stderr; with --strict the build
 fails with one line per warning, exit 1, and the existing site untouched.
+Which settings change nothing is also checked in process, for every way of
+giving them (in the settings file or with --set).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import shutil
 
 import pytest
 
+from engine import config, strict
 from sitetools import ROOT, dot_folders_beside, run_cli, tree_hashes
+
+LESSON_TOML = ROOT / "content" / "lesson.toml"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +51,10 @@ def remove_figure(content):
                               if 'id="loss"' not in line) + "\n", encoding="utf-8")
 
 
+def random_in_file(content):
+    edit(content / "lesson.toml", "[init]\n", "[init]\nrandom = true\nseed = 3\n")
+
+
 def add_images_without_alt(content):
     for lang in ("zh", "en"):   # in both languages, so only the alt text is missing
         with open(content / lang / "06-epochs.md", "a", encoding="utf-8") as file:
@@ -60,6 +69,9 @@ CASES = {
     "unused-init": (None, ["--set", "init.random=true", "--set", "init.w11_1=2"],
                     r"init\.w11_1: not used, since init\.random = true"),
     "unused-seed": (None, ["--set", "init.seed=4"], r"init\.seed: not used, since init\.random = false"),
+    "unused-in-file": (random_in_file, [], r"^build\.py: \w+: init\.b1_1, init\.b1_2, init\.b2_1, init\.w11_1, init\.w11_2, "
+                                         r"init\.w12_1, init\.w21_2: not used, since init\.random = true draws every "
+                                         r"parameter \(with init\.seed = 3\)"),
 }
 
 
@@ -97,3 +109,32 @@ def test_a_warning_fails_only_with_strict(site, tmp_path, case):
 def test_default_lesson_has_no_warnings(site):
     """The published site is built with --strict (.github/workflows/pages.yml): the fixture did that."""
     assert (site / "en" / "index.html").is_file()
+
+
+ALL_VALUES = "init.b1_1, init.b1_2, init.b2_1, init.w11_1, init.w11_2, init.w12_1, init.w21_2"
+
+
+@pytest.mark.parametrize("in_file,overrides,expected", [
+    ("", [], None),
+    ("seed = 3", [], "init.seed: not used, since init.random = false"),
+    ("", ["init.seed=3"], "init.seed: not used, since init.random = false"),
+    ("random = true", [], f"{ALL_VALUES}: not used, since init.random = true draws every parameter (with init.seed = 0)"),
+    ("random = true\nseed = 2", ["init.w11_1=1"], f"{ALL_VALUES}: not used, since init.random = true draws"),
+    ("", ["init.random=true"], None),                    # the file's values stand aside, as meant
+    ("random = false", ["init.random=true"], None),
+    ("seed = 3", ["init.random=true"], None),
+    ("", ["init.random=true", "init.w11_1=2"], "init.w11_1: not used, since init.random = true"),
+    ("random = true", ["init.random=false"], None),
+    ("random = true", ["init.random=false", "init.seed=1"], "init.seed: not used"),
+], ids=str)
+def test_settings_that_change_nothing(tmp_path, in_file, overrides, expected):
+    """From the loaded settings alone (the file is not read again): values beside a random start, a seed beside
+    listed values."""
+    path = tmp_path / "lesson.toml"
+    path.write_text(LESSON_TOML.read_text(encoding="utf-8").replace("[init]\n", f"[init]\n{in_file}\n"),
+                    encoding="utf-8")
+    found = strict.unused_settings(config.load(path, overrides))
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0].startswith(expected), found
