@@ -250,7 +250,7 @@
       each("[data-moment]", null, function (node) {
         node.textContent = mean
           ? words(free ? text.moment_free_mean : text.moment_mean, { epoch: state.epoch, n: data.points.length })
-          : words(free ? text.moment_free : text.moment, { epoch: state.epoch, k: state.sample + 1, x: point[0], y: point[1] });
+          : words(free ? text.moment_free : text.moment, { epoch: state.epoch, k: state.sample + 1, x: minus(String(point[0])), y: minus(String(point[1])) });
       });
     }
 
@@ -275,12 +275,13 @@
     return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
   }
 
-  function minus(text) { return text.replace("-", "\u2212"); }
+  /* engine/numerals.py: every number shown has the minus sign U+2212, never a hyphen-minus. */
+  function minus(text) { return text.replace(/-/g, "\u2212"); }
 
   /* engine/formulas.py num(): 4 significant digits, negatives in parentheses unless a result. */
   function formulaNumber(value, result) {
     var text = sig(value);
-    return text.charAt(0) === "-" && !result ? "(" + minus(text) + ")" : minus(text);
+    return text.charAt(0) === "\u2212" && !result ? "(" + text + ")" : text;
   }
 
   /* engine/diagram.py short(): Python's "%.3g". */
@@ -296,14 +297,17 @@
     return minus(text);
   }
 
-  /* engine/pages.py sig(): 4 significant digits, fixed notation. */
+  /* engine/numerals.py sig(): 4 significant digits, fixed notation. */
   function sig(value) {
-    if (value === 0 || !isFinite(value)) return String(value);
-    return value.toFixed(Math.max(0, 3 - Math.floor(Math.log10(Math.abs(value)))));
+    if (value === 0 || !isFinite(value)) return minus(String(value));
+    return fixed(value, Math.max(0, 3 - Math.floor(Math.log10(Math.abs(value)))));
   }
 
+  /* engine/numerals.py fixed(): a fixed count of decimals. */
+  function fixed(value, decimals) { return minus(value.toFixed(decimals)); }
+
   /* The same words and numbers for the training display (assets/trainer.js, which loads later). */
-  window.LessonText = { words: words, minus: minus, sig: sig };
+  window.LessonText = { words: words, minus: minus, sig: sig, fixed: fixed };
 
   /* Write new values into every marked number of the diagrams and their cards; a number
      the values lack (one sample's, when the mean is shown) becomes a dash. */
