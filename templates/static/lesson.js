@@ -75,17 +75,20 @@
       });
     }
 
-    // Mark the current section in the table of contents.
+    // Mark the current section in the contents (at the top, and in the sheet).
     var links = {};
-    each(".toc a[href^='#']", null, function (a) { links[a.getAttribute("href").slice(1)] = a; });
-    var marked = null;
+    each(".toc-links a[href^='#']", null, function (a) {
+      var id = a.getAttribute("href").slice(1);
+      (links[id] = links[id] || []).push(a);
+    });
+    var marked = [];
     var mark = function () {
       var section = currentSection(sections);
-      var link = (section && links[section.id]) || null;
-      if (link === marked) return;
-      if (marked) marked.removeAttribute("aria-current");
-      if (link) link.setAttribute("aria-current", "true");
-      marked = link;
+      var now = (section && links[section.id]) || [];
+      if (now === marked) return;
+      marked.forEach(function (a) { a.removeAttribute("aria-current"); });
+      now.forEach(function (a) { a.setAttribute("aria-current", "true"); });
+      marked = now;
     };
     if (sections.length) {
       window.addEventListener("scroll", mark, { passive: true });
@@ -96,6 +99,40 @@
     // paint moved the whole page up); beside the lesson, on a wide screen, they open.
     var toc = document.querySelector(".toc details");
     if (toc && !window.matchMedia("(max-width: 63.99rem)").matches) toc.setAttribute("open", "");
+    setUpContentsSheet(mark);
+  }
+
+  /* On a narrow screen the header's button opens the contents as a sheet over the page, wherever
+     the reader is, on the current section. A modal <dialog>: the page behind is inert (Tab reaches
+     only the sheet), and Esc closes it. So do its close button, a tap outside it, and choosing a
+     section (the link then goes there, and the keyboard carries on from that section). */
+  function setUpContentsSheet(mark) {
+    var sheet = document.getElementById("toc-sheet"), opener = document.querySelector(".toc-open");
+    if (!sheet || !opener) return;
+    var chosen = null;
+    opener.addEventListener("click", function () {
+      if (!sheet.showModal) { location.hash = "#toc-list"; return; }
+      mark();
+      sheet.showModal();
+      opener.setAttribute("aria-expanded", "true");
+      var here = sheet.querySelector("a[aria-current]") || sheet.querySelector("a");
+      here.focus();
+    });
+    sheet.addEventListener("click", function (event) {
+      // The sheet's own box is only clicked outside its content: on the backdrop.
+      var link = event.target.closest("a[href^='#']");
+      if (link) chosen = document.getElementById(link.getAttribute("href").slice(1));
+      if (link || event.target === sheet || event.target.closest("[data-close-sheet]")) sheet.close();
+    });
+    sheet.addEventListener("close", function () {
+      opener.setAttribute("aria-expanded", "false");
+      if (!chosen) return;
+      // The browser gives the focus back to the button; the reader went on to a section.
+      var heading = chosen.querySelector("h2") || chosen;
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
+      chosen = null;
+    });
   }
 
   /* ---- the network diagrams: cards in a panel, the chain lit, one sample (or the mean) at a time
