@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from html import escape
 
 from engine.network import Network
+from engine.numerals import minus
 
 SUPER = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -64,13 +65,13 @@ def plain_name(name: str) -> str:
 
 def short(value: float | None) -> str:
     """A value short enough for a label on the drawing: three significant digits."""
-    return "–" if value is None else f"{value:.3g}".replace("-", "−")
+    return "–" if value is None else minus(f"{value:.3g}")
 
 
 def factor_text(value: float) -> str:
     """A local derivative as the cards write it: four significant digits (engine/formulas.py num)."""
     from engine.formulas import num
-    return num(value, result=True).replace("-", "−")
+    return minus(num(value, result=True))
 
 
 def slot(key: str, value: float | None, digits: int = 3) -> str:

@@ -53,6 +53,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from engine.cache import Cache, Form, only_yours
 from engine.mathtex import MathBatch
 from engine.network import latex_name, predict, sigmoid
+from engine.numerals import MINUS, column, fixed, plain, sci, sig
 from engine.script import SCRIPT_FILE, line_ranges, script_parts
 from engine.train import Run
 
@@ -199,30 +200,6 @@ def section_files(content: Path, lang: str) -> list[tuple[str, str, Path]]:
 
 # ---------------------------------------------------------------- numbers
 
-def sig(value: float, digits: int = 4) -> str:
-    """A number with `digits` significant digits, never in e-notation for this lesson's range."""
-    if value == 0 or not np.isfinite(value):
-        return f"{value:g}"
-    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(value)))))
-    return f"{value:.{decimals}f}"
-
-
-def fixed(value: float, decimals: int = 4) -> str:
-    """A number with a fixed count of decimals."""
-    return f"{value:.{decimals}f}"
-
-
-def plain(value: float) -> str:
-    """A data value as written in the settings: 0.8, 1, 6.3."""
-    return f"{value:g}"
-
-
-def column(values) -> list[str]:
-    """Numbers written with the same count of decimals, enough for each of them (at most 3)."""
-    decimals = max(min(3, len(f"{v:g}".partition(".")[2])) for v in values) if values else 0
-    return [f"{v:.{decimals}f}" for v in values]
-
-
 def csp_hash(text: str) -> Markup:
     """The Content-Security-Policy source that allows exactly this inline script or style: 'sha256-...'."""
     digest = hashlib.sha256(str(text).encode("utf-8")).digest()
@@ -230,8 +207,8 @@ def csp_hash(text: str) -> Markup:
 
 
 def tex_number(text: str) -> str:
-    """A formatted number ready for LaTeX (negative numbers get braces so -x^2 stays clear)."""
-    return f"({text})" if text.startswith("-") else text
+    """A formatted number ready for LaTeX (negative numbers get brackets so -x^2 stays clear)."""
+    return f"({text})" if text.startswith(("-", MINUS)) else text
 
 
 # ---------------------------------------------------------------- code
@@ -700,6 +677,18 @@ def heading_anchors(state) -> None:
             last.content = HEADING_ANCHOR.sub("", last.content)
 
 
+# Where the prose's Markdown holds source, not text for readers: a sign stays TeX's and the shell's '-'.
+SOURCE_TOKENS = frozenset({"code_inline", "code_block", "fence", "math_inline", "math_inline_double", "math_block",
+                           "math_block_label"})
+
+
+def source_signs(state) -> None:
+    """Spell the minus signs of numbers the prose put into formulas and code as '-' (engine/numerals.py)."""
+    for token in walk_tokens(state.tokens):
+        if token.type in SOURCE_TOKENS:
+            token.content = token.content.replace(MINUS, "-")
+
+
 def compiled_codes(data: None, files: dict[str, bytes]) -> dict[str, types.CodeType]:
     """Compiled templates from the build cache, by template and source."""
     codes = {}
@@ -777,7 +766,7 @@ class PageRenderer:
             optimized=False,   # the optimiser folds constants the prose hardly has, and costs a tenth of a second
             bytecode_cache=CompiledTemplates(cache) if cache else None,
         )
-        self.env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column,
+        self.env.filters.update(sig=sig, fixed=fixed, plain=plain, sci=sci, tex=tex_number, column=column,
                                 csp_hash=csp_hash)
         self.env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
         self.prose_env = ProseEnvironment(
@@ -795,15 +784,15 @@ class PageRenderer:
             # Apart from the templates' code: compiled prose must come from the sandbox's compiler.
             bytecode_cache=CompiledTemplates(cache, "prose") if cache else None,
         )
-        self.prose_env.filters.update(sig=sig, fixed=fixed, plain=plain, tex=tex_number, column=column,
+        self.prose_env.filters.update(sig=sig, fixed=fixed, plain=plain, sci=sci, tex=tex_number, column=column,
                                       csp_hash=csp_hash)
         self.prose_env.globals.update(tex_name=latex_name, zip=zip, enumerate=enumerate)
 
     # -- pieces the prose can call
 
     def math(self, tex: str, page: str, display: bool = False) -> Markup:
-        """A formula placeholder for templates (Temml fills it in later)."""
-        return Markup(self.batch.add(tex, display, page))
+        """A formula placeholder for templates (Temml fills it in later); a number's sign is TeX's '-'."""
+        return Markup(self.batch.add(tex.replace(MINUS, "-"), display, page))
 
     def formula(self, formula_id: str, which: str, page: str) -> Markup:
         """A displayed formula of the engine's set, by id: its symbolic or numeric form."""
@@ -887,6 +876,7 @@ class PageRenderer:
         md.add_render_rule("fence", lambda r, tokens, idx, options, env: fence(tokens, idx, options, env)
                            .replace("<pre>", '<pre tabindex="0">', 1))
         md.core.ruler.push("heading_anchors", heading_anchors)
+        md.core.ruler.push("source_signs", source_signs)
         md.add_render_rule("table_open", lambda *_: '<div class="table-wrap"><table class="data-table">\n')
         md.add_render_rule("table_close", lambda *_: "</table></div>\n")
         md.add_render_rule("math_inline", lambda _renderer, tokens, idx, *_: self.batch.add(tokens[idx].content, False, page))

@@ -51,11 +51,16 @@ def text_of(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", html)
 
 
+def number(shown: str) -> float:
+    """A number as the page prints it, with its minus sign (U+2212)."""
+    assert "-" not in shown, f"{shown!r}: a hyphen-minus where a minus sign belongs"
+    return float(shown.replace("−", "-"))
+
+
 def shown_matches(shown: str, value: float) -> bool:
     """A number as printed equals the value at the precision printed."""
-    shown = shown.replace("−", "-")
     decimals = len(shown.partition(".")[2]) if "." in shown else 0
-    return abs(float(shown) - value) <= 0.5 * 10 ** -decimals * (1 + 1e-9) + 1e-15
+    return abs(number(shown) - value) <= 0.5 * 10 ** -decimals * (1 + 1e-9) + 1e-15
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +129,8 @@ def test_gradient_checks_show_backprop_and_finite_differences(default_site, run_
     for rows, grads in ((start, [run_record["snapshots"][0]["grads"][n] for n in names]), (end, final_grads)):
         for row, grad in zip(rows, grads):
             assert shown_matches(row[1], grad)
-            assert shown_matches(row[2], grad) or abs(float(row[2]) - grad) < 1e-7 * abs(grad)
-            assert float(row[3]) < 1e-6
+            assert shown_matches(row[2], grad) or abs(number(row[2]) - grad) < 1e-7 * abs(grad)
+            assert number(row[3]) < 1e-6
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -75,17 +75,20 @@
       });
     }
 
-    // Mark the current section in the table of contents.
+    // Mark the current section in the contents (at the top, and in the sheet).
     var links = {};
-    each(".toc a[href^='#']", null, function (a) { links[a.getAttribute("href").slice(1)] = a; });
-    var marked = null;
+    each(".toc-links a[href^='#']", null, function (a) {
+      var id = a.getAttribute("href").slice(1);
+      (links[id] = links[id] || []).push(a);
+    });
+    var marked = [];
     var mark = function () {
       var section = currentSection(sections);
-      var link = (section && links[section.id]) || null;
-      if (link === marked) return;
-      if (marked) marked.removeAttribute("aria-current");
-      if (link) link.setAttribute("aria-current", "true");
-      marked = link;
+      var now = (section && links[section.id]) || [];
+      if (now === marked) return;
+      marked.forEach(function (a) { a.removeAttribute("aria-current"); });
+      now.forEach(function (a) { a.setAttribute("aria-current", "true"); });
+      marked = now;
     };
     if (sections.length) {
       window.addEventListener("scroll", mark, { passive: true });
@@ -96,6 +99,40 @@
     // paint moved the whole page up); beside the lesson, on a wide screen, they open.
     var toc = document.querySelector(".toc details");
     if (toc && !window.matchMedia("(max-width: 63.99rem)").matches) toc.setAttribute("open", "");
+    setUpContentsSheet(mark);
+  }
+
+  /* On a narrow screen the header's button opens the contents as a sheet over the page, wherever
+     the reader is, on the current section. A modal <dialog>: the page behind is inert (Tab reaches
+     only the sheet), and Esc closes it. So do its close button, a tap outside it, and choosing a
+     section (the link then goes there, and the keyboard carries on from that section). */
+  function setUpContentsSheet(mark) {
+    var sheet = document.getElementById("toc-sheet"), opener = document.querySelector(".toc-open");
+    if (!sheet || !opener) return;
+    var chosen = null;
+    opener.addEventListener("click", function () {
+      if (!sheet.showModal) { location.hash = "#toc-list"; return; }
+      mark();
+      sheet.showModal();
+      opener.setAttribute("aria-expanded", "true");
+      var here = sheet.querySelector("a[aria-current]") || sheet.querySelector("a");
+      here.focus();
+    });
+    sheet.addEventListener("click", function (event) {
+      // The sheet's own box is only clicked outside its content: on the backdrop.
+      var link = event.target.closest("a[href^='#']");
+      if (link) chosen = document.getElementById(link.getAttribute("href").slice(1));
+      if (link || event.target === sheet || event.target.closest("[data-close-sheet]")) sheet.close();
+    });
+    sheet.addEventListener("close", function () {
+      opener.setAttribute("aria-expanded", "false");
+      if (!chosen) return;
+      // The browser gives the focus back to the button; the reader went on to a section.
+      var heading = chosen.querySelector("h2") || chosen;
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
+      chosen = null;
+    });
   }
 
   /* ---- the network diagrams: cards in a panel, the chain lit, one sample (or the mean) at a time
@@ -251,7 +288,7 @@
       each("[data-moment]", null, function (node) {
         node.textContent = mean
           ? words(free ? text.moment_free_mean : text.moment_mean, { epoch: state.epoch, n: data.points.length })
-          : words(free ? text.moment_free : text.moment, { epoch: state.epoch, k: state.sample + 1, x: point[0], y: point[1] });
+          : words(free ? text.moment_free : text.moment, { epoch: state.epoch, k: state.sample + 1, x: minus(String(point[0])), y: minus(String(point[1])) });
       });
     }
 
@@ -276,12 +313,13 @@
     return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
   }
 
-  function minus(text) { return text.replace("-", "\u2212"); }
+  /* engine/numerals.py: every number shown has the minus sign U+2212, never a hyphen-minus. */
+  function minus(text) { return text.replace(/-/g, "\u2212"); }
 
   /* engine/formulas.py num(): 4 significant digits, negatives in parentheses unless a result. */
   function formulaNumber(value, result) {
     var text = sig(value);
-    return text.charAt(0) === "-" && !result ? "(" + minus(text) + ")" : minus(text);
+    return text.charAt(0) === "\u2212" && !result ? "(" + text + ")" : text;
   }
 
   /* engine/diagram.py short(): Python's "%.3g". */
@@ -297,14 +335,17 @@
     return minus(text);
   }
 
-  /* engine/pages.py sig(): 4 significant digits, fixed notation. */
+  /* engine/numerals.py sig(): 4 significant digits, fixed notation. */
   function sig(value) {
-    if (value === 0 || !isFinite(value)) return String(value);
-    return value.toFixed(Math.max(0, 3 - Math.floor(Math.log10(Math.abs(value)))));
+    if (value === 0 || !isFinite(value)) return minus(String(value));
+    return fixed(value, Math.max(0, 3 - Math.floor(Math.log10(Math.abs(value)))));
   }
 
+  /* engine/numerals.py fixed(): a fixed count of decimals. */
+  function fixed(value, decimals) { return minus(value.toFixed(decimals)); }
+
   /* The same words and numbers for the training display (assets/trainer.js, which loads later). */
-  window.LessonText = { words: words, minus: minus, sig: sig };
+  window.LessonText = { words: words, minus: minus, sig: sig, fixed: fixed };
 
   /* Write new values into every marked number of the diagrams and their cards; a number
      the values lack (one sample's, when the mean is shown) becomes a dash. */

@@ -11,8 +11,8 @@
 
   var SVG = "http://www.w3.org/2000/svg";
 
-  // Filling in the page's words, the minus sign, 4 significant digits: as lesson.js does them.
-  var words = LessonText.words, minus = LessonText.minus, sig = LessonText.sig;
+  // Filling in the page's words, and numbers with their minus sign (U+2212): as lesson.js writes them.
+  var words = LessonText.words, minus = LessonText.minus, sig = LessonText.sig, fixed = LessonText.fixed;
 
   function node(name, attributes, parent, text) {
     var made = document.createElementNS(SVG, name);
@@ -120,7 +120,7 @@
 
   /* 10^v as a reader writes it: 0.01 while that is short, 1e−5 below. */
   function decade(v) {
-    return v >= -4 && v <= 4 ? Math.pow(10, v).toFixed(Math.max(0, -v)) : "1e" + minus(String(v));
+    return v >= -4 && v <= 4 ? fixed(Math.pow(10, v), Math.max(0, -v)) : minus("1e" + v);
   }
 
   function lossPlot(svg) {
@@ -138,7 +138,7 @@
       if (top - bottom <= 2) {
         for (v = bottom; v < top; v++) {
           [2, 5].forEach(function (m) {
-            yTicks.push({ at: v + Math.log10(m), label: (m * Math.pow(10, v)).toFixed(Math.max(0, -v)) });
+            yTicks.push({ at: v + Math.log10(m), label: fixed(m * Math.pow(10, v), Math.max(0, -v)) });
           });
         }
       }
@@ -212,8 +212,8 @@
       show(epochText, epoch, String(epoch));
       show(lossText, lossValue, sig(lossValue));
       cells.forEach(function (cell, p) {
-        show(cell.value, params[p], minus(params[p].toFixed(4)));
-        show(cell.grad, grads[p], minus(grads[p].toFixed(6)));
+        show(cell.value, params[p], fixed(params[p], 4));
+        show(cell.grad, grads[p], fixed(grads[p], 6));
       });
       document.dispatchEvent(new CustomEvent("lesson:params", { detail: { values: params.slice(), epoch: epoch } }));
     }
@@ -273,7 +273,7 @@
     /* -- the values: read, check, and report beside the field that is wrong */
 
     function number(text) {
-      var t = text.trim().replace("\u2212", "-");
+      var t = text.trim().replace(/\u2212/g, "-");
       return /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t) ? parseFloat(t) : NaN;
     }
 
