@@ -916,8 +916,9 @@ class PageRenderer:
             line = source_line(source, problem[1])
             raise ContentError(one_line(f"{path}:{line}: {problem[0]}" if line else f"{path}: {problem[0]}"))
         html = held.put_back(md.renderer.render(tokens, md.options, {}))
-        # A word joiner keeps the punctuation after a formula on the formula's line.
-        html = MATH_THEN_PUNCTUATION.sub("\\1\u2060\\2", html)
+        # The punctuation after a formula stays on the formula's line (a browser may break after a <math>
+        # even before a word joiner).
+        html = MATH_THEN_PUNCTUATION.sub('<span class="math-then">\\1\\2</span>', html)
         self.batch.send()   # Temml renders this section's formulas while the next one is written
         return Section(section_id, number, first[2:].strip(), html)
 
