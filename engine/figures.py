@@ -3,12 +3,18 @@
 Static figures (the points, the starting curve, the final fit, the loss curve,
 the hidden units at the start and after training) are SVG, so they stay sharp
 on a projector; each is drawn once with the words of every language and
-written as one file per language. The animation frames carry no words of
+written as one file per language. Each is drawn in two layouts: wide, and
+narrow for a phone (where the wide one's words would be 6 px high). Each file
+holds both looks of the page, light and dark: its colours are named after
+their meaning, and the address `name.svg#dark` gives them the dark palette's
+values. The animation frames carry no words of
 either language, only the lesson's symbols and numbers (x, ŷ, ȳ, the epoch e,
 the loss E), so one set serves both pages and each page's caption says what the
 symbols mean: each frame shows the fitted curve over the points and the loss so
 far. Frames are drawn by blitting: the axes, ticks and points are drawn once,
-and each frame only redraws the lines and text that change.
+and each frame only redraws the lines and text that change. They are drawn
+light only: the page turns them dark with a CSS filter (a dark set of frames
+and GIF would add 0.6 MB to a site of 3).
 
 Only the `Figure` class and the Agg canvas are used, never pyplot, so nothing
 here depends on a display or on global figure state. Every function returns
@@ -48,15 +54,38 @@ WEB_FONTS = {
     "'DejaVu Sans'": "'DejaVu Sans',sans-serif",
     "'Noto Sans CJK SC', 'DejaVu Sans'": "'Noto Sans CJK SC','DejaVu Sans',sans-serif",
 }
-INK = "#1f2933"
-GRID = "#d9dee5"
-CURVE = "#3559c7"
-LOSS = "#b4451f"
-FLAT = "#52606d"      # the reference line: the loss of the best constant prediction
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The figures' colours by what they mean; the dark palette gives each meaning a colour for a dark page."""
+
+    paper: str    # the page behind the figure: the outline that parts the points from the curve
+    ink: str      # axes, ticks and words
+    grid: str
+    curve: str    # the network's output ŷ
+    loss: str
+    flat: str     # the reference line: the loss of the best constant prediction
+    fits: str     # points labelled 1
+    fails: str    # points labelled 0
+    units: tuple[str, ...]   # the hidden units, in turn
+
+    def colours(self) -> dict[str, str]:
+        """Each colour by a name of its own: ink, ..., unit1, unit2, ..."""
+        named = {name: value for name, value in vars(self).items() if name != "units"}
+        return named | {f"unit{j}": colour for j, colour in enumerate(self.units, start=1)}
+
+
+LIGHT = Palette(paper="#ffffff", ink="#1f2933", grid="#d9dee5", curve="#3559c7", loss="#b4451f", flat="#52606d",
+                fits="#1c8a5a", fails="#c2410c", units=("#7c3aed", "#0f766e", "#b45309", "#be185d", "#1d4ed8"))
+# The page's own dark colours (style.css: --paper, --ink, --line, --muted, and the live plots' --ex-*), and
+# lighter tints of the hidden units' hues: every colour but the grid has a contrast of 7 or more with the page.
+DARK = Palette(paper="#14191f", ink="#e3e8ee", grid="#35404c", curve="#8ea6ff", loss="#ff9a6b", flat="#a6b1bf",
+               fits="#4fc98e", fails="#f4895a", units=("#c4a5ff", "#4fd1c5", "#f59e4c", "#f77fbf", "#86a8ff"))
 FLAT_DASHES = (0, (5, 3))
-FITS = "#1c8a5a"      # points labelled 1
-FAILS = "#c2410c"     # points labelled 0
-UNIT_COLOURS = ["#7c3aed", "#0f766e", "#b45309", "#be185d", "#1d4ed8"]
+# The width of a figure's narrow layout, for a phone, in inches: 343 CSS px wide (on a 375 px screen) it shows
+# the figures' 10-point words 12 px high, where the wide layout (6.4 or 8 inches) shows them 6 to 7 px high.
+NARROW = 4.0
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 GROUP_TAG = re.compile(r"<g[\s>]|</g>")   # where an SVG group opens or closes
@@ -115,11 +144,11 @@ def configure_matplotlib() -> None:
     rcParams["font.family"] = LATIN_FONTS   # numbers and symbols; words get their language's fonts
     rcParams["svg.hashsalt"] = "backprop-lesson"
     rcParams["svg.fonttype"] = "none"
-    rcParams["axes.edgecolor"] = INK
-    rcParams["axes.labelcolor"] = INK
-    rcParams["xtick.color"] = INK
-    rcParams["ytick.color"] = INK
-    rcParams["text.color"] = INK
+    rcParams["axes.edgecolor"] = LIGHT.ink
+    rcParams["axes.labelcolor"] = LIGHT.ink
+    rcParams["xtick.color"] = LIGHT.ink
+    rcParams["ytick.color"] = LIGHT.ink
+    rcParams["text.color"] = LIGHT.ink
     rcParams["axes.spines.top"] = False
     rcParams["axes.spines.right"] = False
     rcParams["axes.titley"] = 1.0   # titles at the top: no tick labels above to make room for (skips a layout pass)
@@ -177,7 +206,7 @@ def flat_line(ax, run: Run):
     flat = flat_loss(run)
     if flat <= 0:
         return None
-    return ax.axhline(flat, color=FLAT, linewidth=1.2, linestyle=FLAT_DASHES, zorder=1)
+    return ax.axhline(flat, color=LIGHT.flat, linewidth=1.2, linestyle=FLAT_DASHES, zorder=1)
 
 
 def x_range(run: Run) -> tuple[float, float]:
@@ -197,13 +226,13 @@ def draw_points(ax, run: Run) -> tuple:
     """Scatter the data, coloured by label, on fixed axes; return the two groups (y = 1, y = 0)."""
     points = np.asarray(run.settings.points)
     groups = []
-    for target, colour, marker in ((1, FITS, "o"), (0, FAILS, "X")):
+    for target, colour, marker in ((1, LIGHT.fits, "o"), (0, LIGHT.fails, "X")):
         mask = points[:, 1] >= 0.5 if target else points[:, 1] < 0.5
         groups.append(ax.scatter(points[mask, 0], points[mask, 1], s=46, c=colour, marker=marker,
-                                 edgecolors="white", linewidths=0.8, zorder=3))
+                                 edgecolors=LIGHT.paper, linewidths=0.8, zorder=3))
     ax.set_xlim(*x_range(run))
     ax.set_ylim(-0.08, 1.08)
-    ax.grid(True, color=GRID, linewidth=0.6)
+    ax.grid(True, color=LIGHT.grid, linewidth=0.6)
     return tuple(groups)
 
 
@@ -213,8 +242,8 @@ def svg_files(fig: Figure, languages: Languages) -> dict[str, bytes]:
     FigureCanvasAgg(fig)
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
     svg = buffer.getvalue()
-    return {lang: tidy_svg(without_groups(svg, [words_id(other) for other in languages if other != lang])
-                           ).encode("utf-8")
+    return {lang: themed_svg(tidy_svg(without_groups(svg, [words_id(other) for other in languages if other != lang]))
+                             ).encode("utf-8")
             for lang in languages}
 
 
@@ -246,10 +275,33 @@ def tidy_svg(svg: str) -> str:
     return re.sub(r'style="[^"]*"', lambda m: re.sub(r"([:;,]) ", r"\1", m.group(0)), svg)
 
 
-def new_figure(width: float = 6.4, height: float = 3.6, top: float = 0.86, **spacing) -> Figure:
-    """A blank figure with fixed margins (fixed, not computed: that is 2-3x faster to draw)."""
+def themed_svg(svg: str) -> str:
+    """The SVG with its colours named (fill:var(--ink)), drawn in the light palette, or in the dark one
+    when opened as `name.svg#dark`.
+
+    An <img> cannot see the page's light or dark theme, but its address can say
+    it: `#dark` makes the SVG's root the `:target`, which sets the dark values.
+    One file holds both looks; the page shows the one its theme asks for.
+    """
+    names = {colour: name for name, colour in LIGHT.colours().items()}
+
+    def named(match: re.Match) -> str:
+        if match.group(2) not in names:
+            raise ValueError(f"figure colour {match.group(2)} is not in the palette")
+        return f"{match.group(1)}var(--{names[match.group(2)]})"
+
+    svg = re.sub(r"((?:fill|stroke):)(#[0-9a-f]{6})", named, svg)
+    used = set(re.findall(r"var\(--(\w+)\)", svg))
+    values = {palette: ";".join(f"--{name}:{colour}" for name, colour in palette.colours().items() if name in used)
+              for palette in (LIGHT, DARK)}
+    style = f"<style>svg{{{values[LIGHT]}}}:target{{{values[DARK]}}}</style>"
+    return re.sub(r"<svg ([^>]*)>", lambda root: f'<svg id="dark" {root.group(1)}>\n{style}', svg, count=1)
+
+
+def new_figure(width: float = 6.4, height: float = 3.6, top: float = 0.86, left: float = 0.9, **spacing) -> Figure:
+    """A blank figure with fixed margins, `left` in inches (fixed, not computed: that is 2-3x faster to draw)."""
     fig = Figure(figsize=(width, height))
-    fig.subplots_adjust(left=0.9 / width, right=1 - 0.2 / width, bottom=0.55 / height, top=top, **spacing)
+    fig.subplots_adjust(left=left / width, right=1 - 0.2 / width, bottom=0.55 / height, top=top, **spacing)
     return fig
 
 
@@ -298,16 +350,27 @@ def label_axes(fig: Figure, ax, languages: Languages, x: str | None = None, y: s
             translate(fig, axis.label, {lang: getattr(words, name) for lang, words in languages.items()}, languages)
 
 
+def legends_above(ax, handles: list, labels: dict[str, list[str]], languages: Languages, ncols: int) -> list[Legend]:
+    """A legend above the axes in every language (each lays out its own words), by language: its labels."""
+    legends = []
+    for lang, words in labels.items():
+        legend = ax.add_artist(Legend(ax, handles, words, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=ncols,
+                                      frameon=False, borderaxespad=0.2, prop={"family": languages[lang].fonts}))
+        legend.set_gid(words_id(lang))
+        legends.append(legend)
+    return legends
+
+
 # ---------------------------------------------------------------- the static figures
 
-def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
+def data_figures(run: Run, languages: Languages, narrow: bool = False) -> dict[str, dict[str, bytes]]:
     """The data alone, then with the starting curve, then with the trained curve: name -> language -> SVG."""
-    fig = new_figure()
+    fig = new_figure(NARROW, 4.0, top=1 - 0.9 / 4.0) if narrow else new_figure()   # narrow: a legend of three rows
     ax = fig.add_subplot()
     fits, fails = draw_points(ax, run)
     ax.set_yticks([0, 1])
     xs = curve_xs(run)
-    curve, = ax.plot(xs, predict(run.settings.network, run.initial.params, xs), color=CURVE, linewidth=2.2,
+    curve, = ax.plot(xs, predict(run.settings.network, run.initial.params, xs), color=LIGHT.curve, linewidth=2.2,
                      visible=False)
     label_axes(fig, ax, languages, x="x", y="y")
     drawn, legends = {}, []
@@ -320,55 +383,60 @@ def data_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
         handles = [fits, fails] + [curve] * curve.get_visible()
         for legend in legends:
             legend.remove()
-        # One legend per language: each lays out its own words.
-        legends = [ax.add_artist(Legend(ax, handles, [words.fits, words.fails, words.curve][:len(handles)],
-                                        loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False,
-                                        borderaxespad=0.2, prop={"family": words.fonts}))
-                   for words in languages.values()]
-        for legend, lang in zip(legends, languages):
-            legend.set_gid(words_id(lang))
+        legends = legends_above(ax, handles, {lang: [words.fits, words.fails, words.curve][:len(handles)]
+                                              for lang, words in languages.items()}, languages, 1 if narrow else 3)
         drawn[name] = svg_files(fig, languages)
     return drawn
 
 
-def loss_figure(run: Run, languages: Languages) -> dict[str, bytes]:
+def loss_figure(run: Run, languages: Languages, narrow: bool = False) -> dict[str, bytes]:
     """The loss of every epoch, both axes on a log scale, under the loss of the best constant prediction."""
-    fig = new_figure(6.4, 3.2, top=0.95)
+    fig = new_figure(NARROW, 3.3, top=1 - 0.4 / 3.3) if narrow else new_figure(6.4, 3.2, top=0.95)
     ax = fig.add_subplot()
     epochs = np.arange(1, len(run.losses) + 1)
-    ax.plot(epochs, run.losses, color=LOSS, linewidth=2, zorder=2)
+    ax.plot(epochs, run.losses, color=LIGHT.loss, linewidth=2, zorder=2)
     log_scale(ax)
     log_epochs(ax, len(run.losses))
-    ax.grid(True, which="major", color=GRID, linewidth=0.6)
-    if flat_line(ax, run) is not None:
+    ax.grid(True, which="major", color=LIGHT.grid, linewidth=0.6)
+    line = flat_line(ax, run)
+    if line is not None and narrow:
+        # Its words above the axes: on the line they would cross the curve's first epochs.
+        legends_above(ax, [line], {lang: [words.flat.format(loss=f"{flat_loss(run):.4g}")]
+                                   for lang, words in languages.items()}, languages, 1)
+    elif line is not None:
         # Its words in every language, each with the value: at the right end, just above the line.
         flat = flat_loss(run)
         for lang, words in languages.items():
             ax.annotate(words.flat.format(loss=f"{flat:.4g}"), (0.99, flat), xycoords=ax.get_yaxis_transform(),
                         xytext=(0, 2.5), textcoords="offset points", ha="right", va="bottom", fontsize=10,
-                        color=FLAT, family=words.fonts, gid=words_id(lang))
+                        color=LIGHT.flat, family=words.fonts, gid=words_id(lang))
     label_axes(fig, ax, languages, x="epoch", y="loss")
     return svg_files(fig, languages)
 
 
-def hidden_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]]:
-    """The first hidden layer's units a^{(1)}_j(x) beside the output they add up to, drawn twice:
-    at the starting values ("hidden-start") and after training ("hidden"). Name -> language -> SVG."""
+def hidden_figures(run: Run, languages: Languages, narrow: bool = False) -> dict[str, dict[str, bytes]]:
+    """The first hidden layer's units a^{(1)}_j(x) beside the output they add up to (above it, if narrow),
+    drawn twice: at the starting values ("hidden-start") and after training ("hidden"). Name -> language -> SVG."""
     network = run.settings.network
     xs = curve_xs(run)
-    fig = new_figure(8.0, 3.4, top=0.9, wspace=0.25)
-    left, right = fig.subplots(1, 2, sharex=True)
-    units = [left.plot([], [], linewidth=2.2, color=UNIT_COLOURS[j % len(UNIT_COLOURS)],
+    if narrow:
+        fig = new_figure(NARROW, 6.4, top=1 - 0.32 / 6.4, hspace=0.42)
+        left, right = fig.subplots(2, 1, sharex=True)
+    else:
+        fig = new_figure(8.0, 3.4, top=0.9, wspace=0.25)
+        left, right = fig.subplots(1, 2, sharex=True)
+    units = [left.plot([], [], linewidth=2.2, color=LIGHT.units[j % len(LIGHT.units)],
                        label=f"a⁽¹⁾{str(j + 1).translate(SUBSCRIPT)}")[0] for j in range(network.layers[1])]
     left.set_xlim(*x_range(run))
     left.set_ylim(-0.05, 1.05)
-    left.grid(True, color=GRID, linewidth=0.6)
+    left.grid(True, color=LIGHT.grid, linewidth=0.6)
     draw_points(right, run)
-    output, = right.plot([], [], color=CURVE, linewidth=2.4, label="ŷ")
+    output, = right.plot([], [], color=LIGHT.curve, linewidth=2.4, label="ŷ")
     for ax, title in ((left, "hidden"), (right, "output")):
         ax.set_title("", fontsize=11)
         translate(fig, ax.title, {lang: getattr(words, title) for lang, words in languages.items()}, languages)
-        label_axes(fig, ax, languages, x="x")
+        if ax.get_subplotspec().is_last_row():   # stacked, the upper one shares the lower one's x axis
+            label_axes(fig, ax, languages, x="x")
     drawn = {}
     for name, params in (("hidden-start", run.initial.params), ("hidden", run.final_params)):
         W, B = network.unpack(params)
@@ -381,17 +449,21 @@ def hidden_figures(run: Run, languages: Languages) -> dict[str, dict[str, bytes]
     return drawn
 
 
-def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages) -> dict[str, bytes]:
+def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages, narrow: bool = False
+                  ) -> dict[str, bytes]:
     """Final curves of this build's start and of random starts, each with its final loss."""
     runs = [(None, run)] + others
-    columns = 3
+    columns = 2 if narrow else 3
     rows = -(-len(runs) // columns)
-    fig = new_figure(8.0, 2.4 * rows, top=1 - 0.5 / (2.4 * rows), hspace=0.55, wspace=0.12)
+    if narrow:   # no axis labels: the panels take the room
+        fig = new_figure(NARROW, 2.2 * rows, top=1 - 0.5 / (2.2 * rows), left=0.45, hspace=0.6, wspace=0.15)
+    else:
+        fig = new_figure(8.0, 2.4 * rows, top=1 - 0.5 / (2.4 * rows), hspace=0.55, wspace=0.12)
     axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
     xs = curve_xs(run)
     for ax, (seed, each) in zip(axes, runs):
         draw_points(ax, each)
-        ax.plot(xs, predict(each.settings.network, each.final_params, xs), color=CURVE, linewidth=2)
+        ax.plot(xs, predict(each.settings.network, each.final_params, xs), color=LIGHT.curve, linewidth=2)
         ax.set_yticks([0, 1])
         ax.set_title("", fontsize=10)
         # This build's own start comes first; if it too was drawn at random, its seed is named.
@@ -422,7 +494,7 @@ class FrameDrawer:
         self.run = run
         self.fig = Figure(figsize=FRAME_SIZE, dpi=FRAME_DPI)
         self.canvas = FigureCanvasAgg(self.fig)
-        self.fig.patch.set_facecolor("white")
+        self.fig.patch.set_facecolor(LIGHT.paper)
         self.fit_ax, self.loss_ax = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
         self.fig.subplots_adjust(left=0.07, right=0.965, bottom=0.16, top=0.86, wspace=0.3)
         self.xs = curve_xs(run)
@@ -439,15 +511,15 @@ class FrameDrawer:
         self.loss_ax.set_ylim(*loss_limits(run))
         self.loss_ax.set_xlabel("e")
         self.loss_ax.set_ylabel("E", rotation=0, labelpad=10)
-        self.loss_ax.grid(True, which="major", color=GRID, linewidth=0.6)
+        self.loss_ax.grid(True, which="major", color=LIGHT.grid, linewidth=0.6)
         if flat_line(self.loss_ax, run) is not None:
             self.loss_ax.annotate("ŷ = ȳ", (0.98, flat_loss(run)), xycoords=self.loss_ax.get_yaxis_transform(),
                                   xytext=(0, 3), textcoords="offset points", ha="right", va="bottom", fontsize=10,
-                                  color=FLAT)
+                                  color=LIGHT.flat)
 
-        self.curve, = self.fit_ax.plot([], [], color=CURVE, linewidth=2.4, animated=True)
-        self.loss_line, = self.loss_ax.plot([], [], color=LOSS, linewidth=1.8, animated=True)
-        self.loss_dot, = self.loss_ax.plot([], [], "o", color=LOSS, markersize=6, animated=True, clip_on=False)
+        self.curve, = self.fit_ax.plot([], [], color=LIGHT.curve, linewidth=2.4, animated=True)
+        self.loss_line, = self.loss_ax.plot([], [], color=LIGHT.loss, linewidth=1.8, animated=True)
+        self.loss_dot, = self.loss_ax.plot([], [], "o", color=LIGHT.loss, markersize=6, animated=True, clip_on=False)
         # The title "e = 100    E = 0.12345": its symbols are drawn once with the
         # background, its two numbers in each frame (text is most of a frame's drawing
         # time, a space as costly as a digit). The font is monospaced, so every
@@ -536,7 +608,8 @@ def frame_files(run: Run, others, progress=None, *, part: int, parts: int) -> di
 
 
 def figure_files(run: Run, others, progress=None, *, words: dict[str, dict], group: str) -> dict[str, bytes]:
-    """One group of static figures as SVG files by name, each drawn once and written in every language of `words`.
+    """One group of static figures as SVG files by name, each drawn once in each layout (wide, narrow) and
+    written in every language of `words`.
 
     The groups are separate jobs, so that the two workers can share them out as they come free.
     """
@@ -544,14 +617,18 @@ def figure_files(run: Run, others, progress=None, *, words: dict[str, dict], gro
     languages = {lang: Labels(**words[lang]) for lang in words}
     if any(labels.fonts == CJK_FONTS for labels in languages.values()):
         require_cjk_font()
-    if group == "data":
-        drawn = data_figures(run, languages)
-    elif group == "loss":
-        drawn = {"loss": loss_figure(run, languages)}
-    elif group == "hidden":
-        drawn = hidden_figures(run, languages)
-    elif group == "starts":
-        drawn = {"starts": starts_figure(run, others, languages)}
-    else:
-        raise ValueError(f"no figure group {group!r}")
-    return {f"figures/{lang}/{name}.svg": svg for name, svgs in drawn.items() for lang, svg in svgs.items()}
+    files = {}
+    for narrow in (False, True):
+        if group == "data":
+            drawn = data_figures(run, languages, narrow)
+        elif group == "loss":
+            drawn = {"loss": loss_figure(run, languages, narrow)}
+        elif group == "hidden":
+            drawn = hidden_figures(run, languages, narrow)
+        elif group == "starts":
+            drawn = {"starts": starts_figure(run, others, languages, narrow)}
+        else:
+            raise ValueError(f"no figure group {group!r}")
+        files |= {images.figure_name(lang, name, narrow): svg for name, svgs in drawn.items()
+                  for lang, svg in svgs.items()}
+    return files

@@ -1,4 +1,4 @@
-"""Encode animation frames: one shared palette, palette PNGs, and a looping GIF (Pillow).
+"""Encode animation frames: one shared palette, palette PNGs, and a looping GIF (Pillow); name the drawn files.
 
 Plots have few colours, so a 64-colour palette learnt from a handful of
 frames fits every frame: the PNGs shrink to a third of their RGB size and
@@ -25,6 +25,20 @@ class FigureError(Exception):
 def frame_name(index: int, count: int) -> str:
     """The file name of frame `index` (0-based), zero-padded so the names sort in order."""
     return f"animation/frames/frame-{index + 1:0{max(3, len(str(count)))}d}.png"
+
+
+def figure_name(lang: str, name: str, narrow: bool = False) -> str:
+    """The file name of a static figure in one language, or of its narrow layout (for a phone)."""
+    return f"figures/{lang}/{name}{'-narrow' if narrow else ''}.svg"
+
+
+def dark_copy(svg: bytes) -> bytes:
+    """A figure's dark look (`name.svg#dark`, see engine.figures.themed_svg) as a file of its own, for an
+    address that cannot end in #dark: its dark values replace the light ones by coming last.
+
+    It lives here, not in engine.figures, so that --single-file needs no matplotlib.
+    """
+    return svg.replace(b":target{", b"svg{", 1)
 
 
 def palette_picks(count: int) -> list[int]:

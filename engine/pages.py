@@ -96,6 +96,13 @@ class Figure:
     alt: str
     width: int
     height: int
+    narrow: Figure | None = None   # its narrow layout, for a phone (larger words there)
+
+    @property
+    def narrow_media(self) -> str:
+        """Where the narrow layout is shown: where the wide one (100 px an inch) would show its 10-point
+        words under 10 CSS px, that is, narrower than its width in points (72 an inch), plus the page's margins."""
+        return f"(max-width: {round(self.width * 0.72) + 40}px)"
 
 
 def read_content(content: Path, path: Path) -> str:

@@ -32,9 +32,9 @@ from engine.strict import check
 from engine.workers import Helpers, Job
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height
-    "scatter": (640, 360), "initial": (640, 360), "final": (640, 360),
-    "loss": (640, 320), "hidden-start": (800, 340), "hidden": (800, 340),
+FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height: the wide layout, then the narrow one
+    "scatter": ((640, 360), (400, 400)), "initial": ((640, 360), (400, 400)), "final": ((640, 360), (400, 400)),
+    "loss": ((640, 320), (400, 330)), "hidden-start": ((800, 340), (400, 640)), "hidden": ((800, 340), (400, 640)),
 }
 FRAME_SIZE = (800, 340)
 # The static figures in groups, each a drawing job (engine.figures.figure_files), the most work first:
@@ -323,14 +323,14 @@ def client_data(run: train.Run) -> dict:
 def describe_figures(run: train.Run, others, strings: dict) -> dict[str, dict[str, Figure]]:
     """Each figure's file, size and alt text (written from the data), per language."""
     described = {}
-    starts_height = 240 * -(-(1 + len(others)) // 3)   # rows of three panels
+    starts = (800, 240 * -(-(1 + len(others)) // 3)), (400, 220 * -(-(1 + len(others)) // 2))   # rows of 3, of 2
     for lang in LANGS:
         alt = alt_texts(run, strings, lang)
         alt["starts"] = starts_alt(run, others, strings, lang)
-        described[lang] = {"animation": Figure("animation/training.gif", alt["animation"], *FRAME_SIZE),
-                           "starts": Figure(f"figures/{lang}/starts.svg", alt["starts"], 800, starts_height)}
-        for name, (width, height) in FIGURE_SIZES.items():
-            described[lang][name] = Figure(f"figures/{lang}/{name}.svg", alt[name], width, height)
+        described[lang] = {"animation": Figure("animation/training.gif", alt["animation"], *FRAME_SIZE)}
+        for name, (wide, narrow) in (FIGURE_SIZES | {"starts": starts}).items():
+            narrow_layout = Figure(images.figure_name(lang, name, narrow=True), alt[name], *narrow)
+            described[lang][name] = Figure(images.figure_name(lang, name), alt[name], *wide, narrow=narrow_layout)
     return described
 
 

@@ -2,9 +2,10 @@
 
 The page is taken from a built site. Its style sheets become <style> elements
 (with the math font and any other url() inside as data: URLs), its
-scripts are inlined, and its images become data: URLs, and so do the frames
-the snapshot player shows (their list is in the page's JSON). The file opens
-offline on its own and can be sent by e-mail.
+scripts are inlined, and its images become data: URLs (a figure's dark look,
+`name.svg#dark`, a copy of its own: a data: URL cannot end in #dark), and so
+do the frames the snapshot player shows (their list is in the page's JSON). The
+file opens offline on its own and can be sent by e-mail.
 
 Links to other files of the site (the home page, the other language, the
 data downloads) would lead nowhere from such a file, so they become plain
@@ -22,6 +23,7 @@ import json
 import posixpath
 import re
 
+from engine.images import dark_copy
 from engine.output import SINGLE_FILE_MARK
 from engine.pages import csp_hash
 
@@ -138,7 +140,12 @@ def media_tag(site: dict[str, bytes], page: str, tag: str) -> str:
         if is_local(value):
             if " " in value.strip() or "," in value:
                 raise SingleFileError(f"--single-file: {page}: {name}={value!r} lists more than one image")
-            tag = tag.replace(f'{name}="{value}"', f'{name}="{data_url(site, page, site_path(page, value))}"')
+            path = site_path(page, value)
+            if value.endswith(".svg#dark"):   # a figure's dark look: a data: URL may not end in #dark (RFC 2397)
+                url = data_url({path: dark_copy(read(site, page, path))}, page, path)
+            else:
+                url = data_url(site, page, path)
+            tag = tag.replace(f'{name}="{value}"', f'{name}="{url}"')
     return tag
 
 

@@ -10,6 +10,9 @@ No pixels are compared: the tests read the SVG the build wrote, or the artists m
 
 from __future__ import annotations
 
+import colorsys
+import io
+import itertools
 import json
 import math
 import re
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.text import Text
+from PIL import Image
 
 import plain_network as plain
 from engine import config, figures, train
@@ -55,6 +59,7 @@ class Drawn:
     """What each SVG written by engine.figures showed: every axes' scales and lines, at the moment it was saved."""
 
     def __init__(self, monkeypatch):
+        figures.configure_matplotlib()   # as a build does before it draws: the palette's ink
         self.saved = []
         original = figures.svg_files
 
@@ -263,3 +268,124 @@ def test_alt_texts_describe_the_reference_line_and_the_starting_units(default_si
     assert f"x ≈ {centre:.2f}" in start
     trained = alt_of("hidden")
     assert f"x ≈ {centre:.2f}" not in trained
+
+
+# ------------------------------------------------------------------ one file, two looks: name.svg and name.svg#dark
+
+CSS = (ROOT / "templates" / "static" / "style.css").read_text(encoding="utf-8")
+HEX = re.compile(r"#[0-9a-fA-F]{6}\b")
+
+
+def site_dark_colours() -> dict[str, str]:
+    """The page's own colours in dark mode, from its style sheet (the block the toggle sets)."""
+    block = re.search(r':root\[data-theme="dark"\]\s*\{(.*?)\}', CSS, re.S).group(1)
+    return dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-fA-F]{6})", block))
+
+
+def figure_looks(svg: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The SVG's colours by name: its light values (the root's) and its dark ones (when it is the :target)."""
+    style = re.search(r"<style>svg\{([^}]*)\}:target\{([^}]*)\}</style>", svg)
+    assert style, "no light and dark colours"
+    return tuple(dict(re.findall(r"--([\w-]+):(#[0-9a-f]{6})", part)) for part in style.groups())
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG's relative luminance of #rrggbb."""
+    channels = [int(colour[k:k + 2], 16) / 255 for k in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG's contrast ratio of two colours, 1 to 21."""
+    low, high = sorted((relative_luminance(a), relative_luminance(b)))
+    return (high + 0.05) / (low + 0.05)
+
+
+def hue(colour: str) -> float:
+    """The hue in degrees."""
+    return colorsys.rgb_to_hsv(*(int(colour[k:k + 2], 16) / 255 for k in (1, 3, 5)))[0] * 360
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_colour_of_every_figure_has_a_light_and_a_dark_value(default_site, lang):
+    """No colour is written into the drawing itself: each is a name with both values, so none stays light."""
+    files = sorted((default_site / "figures" / lang).glob("*.svg"))
+    assert {path.stem for path in files} >= {"loss", "loss-narrow", "starts", "starts-narrow", "hidden-narrow"}
+    for path in files:
+        svg = path.read_text(encoding="utf-8")
+        light, dark = figure_looks(svg)
+        drawing = svg[svg.index("</style>"):]
+        assert not HEX.search(drawing), (path.name, HEX.search(drawing))
+        used = set(re.findall(r"var\(--([\w-]+)\)", drawing))
+        assert {"ink", "grid"} <= used == set(light) == set(dark), path.name
+        assert re.search(r'<svg id="dark"[^>]*viewBox', svg), "name.svg#dark: the root is the :target"
+
+
+def test_the_dark_palette_keeps_every_meaning_visible_on_the_dark_page(default_site):
+    """Each colour keeps its hue (blue curve, green fits, orange misses and loss, each hidden unit its own)
+    and stands out from the dark page as clearly as text must for WCAG's AAA level."""
+    page = site_dark_colours()
+    light, dark = figures.LIGHT.colours(), figures.DARK.colours()
+    # Every figure the build wrote names its colours with these values (each only those it uses).
+    for path in sorted((default_site / "figures").glob("*/*.svg")):
+        written_light, written_dark = figure_looks(path.read_text(encoding="utf-8"))
+        assert written_light.items() <= light.items() and written_dark.items() <= dark.items(), path.name
+    assert dark["paper"] == page["--paper"]                 # the points' outline: the page behind them
+    # The meanings the page's own plots share (the live trainer, the tables) have the page's colours.
+    for name, css in (("ink", "--ink"), ("grid", "--line"), ("flat", "--muted"), ("curve", "--ex-curve"),
+                      ("loss", "--ex-loss"), ("fits", "--ex-fit"), ("fails", "--ex-fail")):
+        assert dark[name] == page[css], name
+    for name in set(light) - {"paper", "grid"}:
+        assert contrast(dark[name], page["--paper"]) >= 7, name   # on white the light ones have 4.3 to 14.8
+        if name not in ("ink", "flat"):                   # the greys have no hue to keep
+            turn = abs(hue(dark[name]) - hue(light[name]))
+            assert min(turn, 360 - turn) <= 10, (name, light[name], dark[name])
+    # The grid stays as quiet as on the light page, and visible.
+    assert 1.2 <= contrast(dark["grid"], page["--paper"]) <= 2 and 1.2 <= contrast(light["grid"], "#ffffff") <= 2
+    # Colours that share a panel stay told apart.
+    units = [name for name in dark if name.startswith("unit")]
+    for group in (["fits", "fails", "curve"], ["loss", "flat"], units):
+        for a, b in itertools.combinations(group, 2):
+            assert colour_distance(dark[a], dark[b]) > 60, (a, b)
+
+
+def colour_distance(a: str, b: str) -> float:
+    """Euclidean distance of two colours in 0-255 RGB."""
+    return math.dist(*([int(c[k:k + 2], 16) for k in (1, 3, 5)] for c in (a, b)))
+
+
+def test_the_light_look_of_every_figure_is_what_matplotlib_drew(browser, monkeypatch, tmp_path, default_run):
+    """Naming the colours changes no pixel: each figure drawn as before (colours written in) and as the
+    site writes it look the same in the browser, wide and narrow, in both languages."""
+    from engine import pipeline
+    others = pipeline.train_with_comparisons(default_run.settings)[1]
+    words = {lang: STRINGS[lang]["figure"] for lang in LANGS}
+    themed = {}
+    plain = {}
+    for group in pipeline.FIGURE_GROUPS:
+        themed |= figures.figure_files(default_run, others, words=words, group=group)
+    monkeypatch.setattr(figures, "themed_svg", lambda svg: svg)
+    for group in pipeline.FIGURE_GROUPS:
+        plain |= figures.figure_files(default_run, others, words=words, group=group)
+    assert sorted(themed) == sorted(plain) and len(themed) == 2 * 2 * 7
+    names = sorted(themed)
+    for kind, files in (("plain", plain), ("themed", themed)):   # the same layout: the same pixels' places
+        (tmp_path / kind).mkdir()
+        for k, name in enumerate(names):
+            (tmp_path / kind / f"{k}.svg").write_bytes(files[name])
+        (tmp_path / kind / "index.html").write_text(
+            "<!doctype html><style>img { display: block }</style>"
+            + "".join(f'<img id="f{k}" src="{k}.svg">' for k in range(len(names))), encoding="utf-8")
+    page = browser.new_page()
+    try:
+        shots = {}
+        for kind in ("plain", "themed"):
+            page.goto((tmp_path / kind / "index.html").as_uri())
+            page.evaluate("document.fonts.ready.then(() => true)")
+            shots[kind] = [page.locator(f"#f{k}").screenshot() for k in range(len(names))]
+        for name, plain_shot, themed_shot in zip(names, shots["plain"], shots["themed"]):
+            assert plain_shot == themed_shot, name
+            assert len(Image.open(io.BytesIO(themed_shot)).getcolors(1 << 16)) > 10, name   # something was drawn
+    finally:
+        page.close()

@@ -1,4 +1,5 @@
-"""How the pages look: light and dark, the dark-mode toggle, and the printed handout.
+"""How the pages look: light and dark, the dark-mode toggle, the figures and frames in both, the figures'
+words on a phone, and the printed handout.
 
 Chromium's own rendering is the oracle: computed colours, screenshots, axe-core's
 contrast checks in dark mode, and the layout under print media.
@@ -6,14 +7,22 @@ contrast checks in dark mode, and the layout under print media.
 
 from __future__ import annotations
 
+import colorsys
+import io
 import json
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
+from PIL import Image
 
-from chromium import serious_violations
+from chromium import launch, serious_violations
+from engine import figures
 
 LANGS = ("zh", "en")
 PAGES = ["index.html", "zh/index.html", "en/index.html"]
+FIGURES = ["scatter", "hidden-start", "initial", "loss", "final", "hidden", "starts"]   # the lesson's SVG figures
 TOGGLE_NAMES = {"index.html": "深色模式 / Dark mode", "zh/index.html": "深色模式", "en/index.html": "Dark mode"}
 
 
@@ -38,6 +47,19 @@ def colours(page) -> dict:
             return {background: style.backgroundColor, ink: style.color};
         }"""
     )
+
+
+def rgb_luminance(rgb) -> float:
+    return luminance(f"rgb({rgb[0]}, {rgb[1]}, {rgb[2]})")
+
+
+def tones(shot: bytes) -> tuple[float, float, float]:
+    """A screenshot's background (its most common colour), darkest and brightest colour of 20 pixels or more,
+    as luminances."""
+    found = [(count, rgb) for count, rgb in Image.open(io.BytesIO(shot)).convert("RGB").getcolors(1 << 20)
+             if count >= 20]
+    return rgb_luminance(max(found)[1]), min(rgb_luminance(rgb) for _, rgb in found), \
+        max(rgb_luminance(rgb) for _, rgb in found)
 
 
 def is_dark(page) -> bool:
@@ -134,7 +156,7 @@ def test_no_serious_accessibility_violations_in_dark_mode(page, default_site, na
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_diagrams_code_and_explorer_follow_the_theme(page, default_site, lang):
-    """Inline SVG, code and plots change colour with the page; figures keep a light panel."""
+    """Inline SVG, code and plots change colour with the page (figures and frames: below)."""
     probe = """() => {
         const get = (sel, prop) => getComputedStyle(document.querySelector(sel))[prop];
         return {
@@ -143,7 +165,6 @@ def test_diagrams_code_and_explorer_follow_the_theme(page, default_site, lang):
             code: get('.code .highlight pre', 'backgroundColor'),
             keyword: get('.code .highlight .k', 'color'),
             plot: get('#trainer-fit', 'backgroundColor'),
-            figure: get('.figure img', 'backgroundColor'),
             card: get('.card', 'backgroundColor'),
         };
     }"""
@@ -155,7 +176,6 @@ def test_diagrams_code_and_explorer_follow_the_theme(page, default_site, lang):
         assert light[key] != dark[key], key
     assert luminance(dark["label"]) > 0.4, "diagram labels are light on the dark page"
     assert luminance(dark["code"]) < 0.1 and luminance(dark["card"]) < 0.1
-    assert luminance(dark["figure"]) > 0.9, "figures drawn in dark ink sit on a light panel"
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -164,8 +184,11 @@ def test_print_is_a_clean_handout(page, default_site, lang):
     open_page(page, default_site, f"{lang}/index.html", "dark")
     # On screen the print-only snapshots stay hidden.
     assert not page.locator(".print-frames").is_visible()
+    page.evaluate("document.documentElement.setAttribute('data-theme', 'dark')")   # as the toggle does
     page.emulate_media(media="print")
     assert not is_dark(page), "paper is light even for a reader in dark mode"
+    for name in FIGURES:
+        assert "#dark" not in shown_image(page, f"#figure-{name} img")["src"], f"{name} is printed dark"
     for hidden in (".skip-link", "[data-theme-toggle]", ".lang-switch", ".trainer-controls",
                    "#explorer", ".trainer-inputs", "#scrubber-image", ".diagram-hint", "#figure-animation"):
         for k in range(page.locator(hidden).count()):
@@ -198,3 +221,149 @@ def test_print_is_a_clean_handout(page, default_site, lang):
         assert card.evaluate("c => getComputedStyle(c).position") == "static"
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF")
+
+
+# ------------------------------------------------------------------ figures and frames follow the theme
+
+
+def shown_image(page, selector: str) -> dict:
+    """The one image under `selector` that shows (the theme and the screen's width choose it), drawn."""
+    found = page.evaluate(
+        """async (selector) => {
+            const shown = Array.from(document.querySelectorAll(selector)).filter(img => img.offsetParent !== null);
+            for (const img of shown) {
+                img.scrollIntoView({block: 'center'});
+                img.loading = 'eager';
+                try { await img.decode(); } catch (e) {}
+            }
+            return shown.map(img => ({src: img.currentSrc, width: img.getBoundingClientRect().width,
+                                      drawn: img.complete && img.naturalWidth > 0}));
+        }""", selector)
+    assert len(found) == 1 and found[0]["drawn"], (selector, found)
+    return found[0]
+
+
+def looks(page) -> dict[str, tuple[str, bytes]]:
+    """Each figure's and the frame display's shown image: its address and a screenshot."""
+    found = {}
+    for selector in [f"#figure-{name} img" for name in FIGURES] + ["#scrubber-image"]:
+        src = shown_image(page, selector)["src"]
+        found[selector] = src, page.locator(f"{selector}:visible").screenshot()
+    return found
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_toggle_turns_every_figure_and_frame_dark_and_back_without_a_reload(page, default_site, lang):
+    open_page(page, default_site, f"{lang}/index.html", "light")
+    light = looks(page)
+    for selector, (src, shot) in light.items():
+        background, darkest, _ = tones(shot)
+        assert "#dark" not in src and background > 0.9 and darkest < 0.1, selector
+    page.evaluate("window.__samePage = true")
+    page.click("[data-theme-toggle]")
+    dark = looks(page)
+    for selector, (src, shot) in dark.items():
+        background, _, brightest = tones(shot)
+        assert background < 0.03 and brightest > 0.4, (selector, background, brightest)
+        if selector != "#scrubber-image":
+            assert src == light[selector][0] + "#dark"   # the same file, in its dark look
+    page.click("[data-theme-toggle]")
+    assert looks(page) == light, "back to light, as it was"
+    assert page.evaluate("window.__samePage === true"), "no reload"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_a_dark_system_gets_dark_figures_and_frames(page, default_site, name):
+    open_page(page, default_site, name, "dark")
+    if name == "index.html":
+        selectors = [".entry-animation img"]   # the GIF
+    else:
+        selectors = [f"#figure-{figure} img" for figure in FIGURES] + ["#scrubber-image"]
+    for selector in selectors:
+        shown_image(page, selector)
+        background, _, brightest = tones(page.locator(f"{selector}:visible").screenshot())
+        assert background < 0.03 and brightest > 0.4, (name, selector, background)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_without_the_script_the_system_chooses_the_look(playwright, default_site, tmp_path, scheme):
+    """No script, no toggle: the figures, and the GIF that stands in for the frame display, follow the system."""
+    context = launch(playwright, tmp_path / "nojs", java_script_enabled=False, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto((default_site / "en" / "index.html").as_uri())
+        for selector in [f"#figure-{name} img" for name in FIGURES] + ["#figure-animation img"]:
+            shown = page.locator(f"{selector}:visible")
+            assert shown.count() == 1, selector
+            shown.scroll_into_view_if_needed()
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
+            background, _, _ = tones(shown.screenshot())
+            if scheme == "dark":
+                assert background < 0.03, selector
+            else:
+                assert background > 0.9, selector
+            if selector != "#figure-animation img":
+                assert shown.get_attribute("src").endswith(".svg#dark") == (scheme == "dark"), selector
+    finally:
+        context.close()
+
+
+def test_dark_frames_keep_each_colour_clear_of_their_background(page, default_site):
+    """The frames are drawn light and turned dark by the page's filter: every colour they draw, so
+    turned, keeps its hue and has a contrast of 6 or more with the turned background (WCAG's AA asks 4.5)."""
+    open_page(page, default_site, "en/index.html", "dark")
+    turn = page.evaluate("() => getComputedStyle(document.getElementById('scrubber-image')).filter")
+    assert turn != "none"
+    drawn = {name: colour for name, colour in figures.LIGHT.colours().items() if not name.startswith("unit")}
+    page.evaluate(
+        """([turn, drawn]) => {
+            for (const [name, colour] of Object.entries(drawn)) {
+                const swatch = document.createElement('div');
+                swatch.id = 'swatch-' + name;
+                swatch.style.cssText = `width: 40px; height: 40px; background: ${colour}; filter: ${turn}`;
+                document.body.prepend(swatch);
+            }
+        }""", [turn, drawn])
+    turned = {}
+    for name in drawn:
+        shot = Image.open(io.BytesIO(page.locator(f"#swatch-{name}").screenshot())).convert("RGB")
+        turned[name] = shot.getpixel((20, 20))
+
+    def ratio(a, b):
+        low, high = sorted((rgb_luminance(a), rgb_luminance(b)))
+        return (high + 0.05) / (low + 0.05)
+
+    assert rgb_luminance(turned["paper"]) < 0.01
+    for name in ("ink", "curve", "loss", "flat", "fits", "fails"):
+        assert ratio(turned[name], turned["paper"]) >= 6, (name, turned[name])
+        light = [int(drawn[name][k:k + 2], 16) for k in (1, 3, 5)]
+        if name not in ("ink", "flat"):   # greys have no hue to keep
+            before, after = (colorsys.rgb_to_hsv(*(v / 255 for v in rgb))[0] * 360 for rgb in (light, turned[name]))
+            assert min(abs(before - after), 360 - abs(before - after)) <= 15, (name, light, turned[name])
+    assert 1.2 <= ratio(turned["grid"], turned["paper"]) <= 2   # quiet, as on white
+
+
+@pytest.mark.parametrize("phone", [True, False], ids=["375px", "1280px"])
+def test_figure_words_are_at_least_10_css_px(playwright, default_site, tmp_path, phone):
+    """A figure's words, as wide as the browser shows the figure: the narrow layout on a phone, the
+    wide one on a desktop; neither screen fetches the other layout."""
+    context = launch(playwright, tmp_path / "profile", viewport={"width": 375 if phone else 1280, "height": 800},
+                     is_mobile=phone, has_touch=phone, device_scale_factor=2 if phone else 1)
+    fetched = []
+    try:
+        page = context.new_page()
+        page.on("request", lambda request: fetched.append(request.url))
+        for lang in LANGS:
+            page.goto((default_site / lang / "index.html").as_uri())
+            for name in FIGURES:
+                shown = shown_image(page, f"#figure-{name} img")
+                path = Path(unquote(urlparse(shown["src"]).path))
+                assert path.name.endswith("-narrow.svg") == phone, shown["src"]
+                svg = path.read_text(encoding="utf-8")
+                view_width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+                smallest = min(float(size) for size in re.findall(r"font-size:([\d.]+)px", svg))
+                assert smallest * shown["width"] / view_width >= 10, (lang, name, smallest, shown["width"])
+    finally:
+        context.close()
+    svgs = [url for url in fetched if "/figures/" in url]
+    assert svgs and all(url.split("#")[0].endswith("-narrow.svg") == phone for url in svgs), svgs

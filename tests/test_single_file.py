@@ -15,6 +15,7 @@ import pytest
 
 from sitetools import dot_folders_beside, run_cli
 from test_browser import PageLog, check_page
+from test_looks import shown_image, tones
 
 LANGS = ("zh", "en")
 
@@ -74,3 +75,20 @@ def test_a_file_that_cannot_be_written_is_one_line(tmp_path):
     assert result.stderr.startswith("build.py: error: --single-file: expected a file that can be written")
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []   # all or nothing: no site either
+
+
+def test_single_file_figures_turn_dark_with_the_page(browser, packed):
+    """A figure's dark look travels inside the file too (as a copy of its own: a data: URL takes no #dark)."""
+    page = browser.new_page()
+    try:
+        page.goto(packed["en"].as_uri())
+        looks = {}
+        for theme in ("light", "dark"):
+            if theme == "dark":
+                page.click("[data-theme-toggle]")
+            shown_image(page, "#figure-loss img")
+            looks[theme] = tones(page.locator("#figure-loss img:visible").screenshot())
+        assert looks["light"][0] > 0.9 and looks["dark"][0] < 0.03 and looks["dark"][2] > 0.4, looks
+    finally:
+        page.evaluate("() => localStorage.clear()")
+        page.close()
