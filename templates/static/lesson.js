@@ -55,6 +55,15 @@
   }
 
   function setUpNavigation() {
+    // A jump to a section lands on it: sections on the way that the browser had left unlaid (style.css,
+    // content-visibility) may take their real height after it has scrolled, so it is set right once settled.
+    window.addEventListener("hashchange", function () {
+      var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+      if (!target) return;
+      window.requestAnimationFrame(function () {
+        window.requestAnimationFrame(function () { target.scrollIntoView(); });
+      });
+    });
     var sections = Array.prototype.slice.call(document.querySelectorAll(".lesson-section"));
 
     // The language switch lands on the same section: both pages share anchors.
