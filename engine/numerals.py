@@ -12,6 +12,7 @@ as '-' again; the formula shows it as a minus), data files and attributes that s
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 MINUS = "\u2212"
 
@@ -25,13 +26,16 @@ def sig(value: float, digits: int = 4) -> str:
     """A number with `digits` significant digits, never in e-notation for this lesson's range."""
     if value == 0 or not math.isfinite(value):
         return minus(f"{value:g}")
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
-    return minus(f"{value:.{decimals}f}")
+    return fixed(value, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
 
 
 def fixed(value: float, decimals: int = 4) -> str:
-    """A number with a fixed count of decimals."""
-    return minus(f"{value:.{decimals}f}")
+    """A number with a fixed count of decimals. A tie (exact in binary: 0.125 to two decimals) goes away
+    from zero, as the page's scripts round (JavaScript's toFixed); Python's format would round it to even."""
+    if not math.isfinite(value):
+        return minus(f"{value:.{decimals}f}")
+    exact = Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return minus(f"{exact:f}")
 
 
 def plain(value: float) -> str:

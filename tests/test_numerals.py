@@ -50,3 +50,21 @@ def test_the_prose_puts_numbers_into_formulas_and_code_with_the_ascii_sign(defau
     assert [tex for tex, _ in batch.formulas] == ["w = -1.5", "b = -1.5", "z = -1.5"]
     assert f"Text {x}," in html and "<code>w = -1.5</code>" in html and "--set init.b2_1=-1.5" in html
     assert MINUS not in re.sub(r"Text −1\.5", "", html)
+
+
+def test_the_page_s_scripts_write_numbers_as_python_does(page, default_site):
+    """LessonText.sig and .fixed (templates/static/lesson.js) against engine/numerals.py, value by value:
+    ties that are exact in binary (0.125 to two decimals), rounding that carries (9.99996), powers of ten,
+    negatives, and a spread of random values."""
+    import random
+    page.goto((default_site / "en" / "index.html").as_uri())
+    rng = random.Random(14)
+    values = [0.125, -0.125, 0.5, 2.5, -2.5, 1.0005, 9.99996, -9.99996, 0.00999996, 1e-3, 1e3, 1e-12, 123456.5,
+              0.1, 0.2, 0.3, 1 / 3, -2 / 3, 4.35, 0.000125, 7.5e-5]
+    values += [rng.uniform(-1, 1) * 10 ** rng.randint(-6, 6) for _ in range(400)]
+    values += [round(rng.uniform(-100, 100), rng.randint(1, 4)) + 5 * 10 ** -rng.randint(2, 6) for _ in range(200)]
+    got = page.evaluate("""(values) => values.map((v) => [LessonText.sig(v), LessonText.fixed(v, 4),
+                                                          LessonText.fixed(v, 2), LessonText.fixed(v, 0)])""", values)
+    expected = [[sig(v), fixed(v, 4), fixed(v, 2), fixed(v, 0)] for v in values]
+    differing = [(v, js, py) for v, js, py in zip(values, got, expected) if js != py]
+    assert differing == [], differing[:5]
