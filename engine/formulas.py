@@ -330,12 +330,8 @@ def mean_card(target: str, name: str, per_sample: list[float], mean: float) -> s
     """dE/d(name) = (1/n)(dE_1 + ... + dE_n), every sample's gradient written out, two to a line (a card is narrow)."""
     n = len(per_sample)
     terms = [num(value, f"g{k}:{name}") for k, value in enumerate(per_sample, start=1)]
-    lines = [" + ".join(terms[start:start + 2]) for start in range(0, n, 2)]
-    rows = [f"{partial('E', target)} &= \\tfrac{{1}}{{{n}}}\\big({lines[0]}"]
-    rows += [f"&\\quad + {line}" for line in lines[1:]]
-    rows[-1] += "\\big)"
-    rows.append(f"&= {num(mean, f'g:{name}', result=True)}")
-    return aligned(*rows)
+    return aligned(f"{partial('E', target)} &= \\tfrac{{1}}{{{n}}}\\big({in_rows(terms, ' + ', 2)}\\big)",
+                   f"&= {num(mean, f'g:{name}', result=True)}")
 
 
 def local_derivatives(network: Network, values: dict[str, float], nodes: NodeValues, y: float) -> dict[str, float]:

@@ -22,6 +22,12 @@ def launch(playwright, profile: Path, **options):
         str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, **options)
 
 
+def lay_out_every_section(page) -> None:
+    """Have the browser lay out every section now: off screen it leaves a section's layout until the reader
+    comes near (style.css, content-visibility), so a box's size and place could still change."""
+    page.evaluate("document.querySelectorAll('.lesson-section').forEach((s) => { s.style.contentVisibility = 'visible'; })")
+
+
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 
 

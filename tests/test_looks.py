@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from PIL import Image
 
-from chromium import launch, serious_violations
+from chromium import launch, lay_out_every_section, serious_violations
 from engine import figures
 
 LANGS = ("zh", "en")
@@ -255,9 +255,7 @@ def looks(page) -> dict[str, tuple[str, bytes]]:
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_toggle_turns_every_figure_and_frame_dark_and_back_without_a_reload(page, default_site, lang):
     open_page(page, default_site, f"{lang}/index.html", "light")
-    # Every section laid out at once, so that the screenshots compared are taken where they were
-    # (off screen, the browser lays a section out only when the reader comes near: style.css).
-    page.evaluate("document.querySelectorAll('.lesson-section').forEach((s) => { s.style.contentVisibility = 'visible'; })")
+    lay_out_every_section(page)   # the screenshots compared are taken where they were
     light = looks(page)
     for selector, (src, shot) in light.items():
         background, darkest, _ = tones(shot)

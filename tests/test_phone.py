@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from chromium import launch
+from chromium import launch, lay_out_every_section
 from engine.pages import LANGS
 
 PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -40,8 +40,7 @@ def phone(playwright, tmp_path_factory):
 def test_every_formula_fits_a_375_px_screen(phone, default_site, lang):
     page = phone.new_page()
     page.goto((default_site / lang / "index.html").as_uri())
-    # Every section laid out as when a reader reaches it (off screen, the browser leaves them for later).
-    page.evaluate("document.querySelectorAll('.lesson-section').forEach((s) => { s.style.contentVisibility = 'visible'; })")
+    lay_out_every_section(page)   # as each is when a reader reaches it
     found = page.evaluate(TOO_WIDE)
     page.close()
     assert found["screen"] == 375 and found["count"] > 300, found

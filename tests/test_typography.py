@@ -11,7 +11,7 @@ import io
 import pytest
 from PIL import Image, ImageStat
 
-from chromium import launch
+from chromium import launch, lay_out_every_section
 
 LANGS = ("zh", "en")
 
@@ -188,9 +188,7 @@ def test_tables_on_a_phone_show_what_scrolls_and_keep_their_captions_in_view(pla
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.evaluate("document.querySelector('.site-header').style.visibility = 'hidden'")   # it would cover some boxes
-    # Every section laid out now, so that a box's place does not move once a screenshot is asked for
-    # (off screen, the browser leaves a section's layout for later: style.css, content-visibility).
-    page.evaluate("document.querySelectorAll('.lesson-section').forEach((s) => { s.style.contentVisibility = 'visible'; })")
+    lay_out_every_section(page)   # a box's place does not move once a screenshot is asked for
     wraps = page.locator(".table-wrap")
     scrolling = 0
     for k in range(wraps.count()):
