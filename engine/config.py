@@ -166,9 +166,13 @@ def xy_pairs(setting: Setting, value: Any, known: dict) -> tuple[tuple[float, fl
 
 
 def node_counts(setting: Setting, value: Any, known: dict) -> tuple[int, ...]:
-    """The network's shape: one input, one output, 1 to MAX_NODES nodes per layer."""
-    expected = f"a list of 2 to {MAX_LAYERS} node counts that starts and ends with 1"
-    if not isinstance(value, list) or not 2 <= len(value) <= MAX_LAYERS:
+    """The network's shape: one input, one to four hidden layers, one output, 1 to MAX_NODES nodes per layer.
+
+    A network without a hidden layer is one sigmoid of x: it has no chain of layers for the lesson to
+    take apart (and cannot draw the bump), so it is refused here rather than taught badly.
+    """
+    expected = f"a list of 3 to {MAX_LAYERS} node counts (input, at least one hidden layer, output) that starts and ends with 1"
+    if not isinstance(value, list) or not 3 <= len(value) <= MAX_LAYERS:
         raise SettingsError(setting.key, expected, describe(value))
     counts = tuple(whole_number(f"{setting.key}[{k}]", n, minimum=1) for k, n in enumerate(value))
     if counts[0] != 1 or counts[-1] != 1:
@@ -234,7 +238,7 @@ SETTINGS = (
             "fit and 0 if not (each is a row of the lesson's tables)",
             limits=f"2 to {MAX_POINTS:,} pairs, x from -1e15 to 1e15, y (the label) from 0 to 1", check=xy_pairs),
     Setting("network.layers", list, [1, 2, 1], "nodes per layer, input first; every node is a sigmoid unit",
-            limits=f"2 to {MAX_LAYERS} layers of 1 to {MAX_NODES} nodes, the first and the last of 1",
+            limits=f"3 to {MAX_LAYERS} layers (at least one hidden) of 1 to {MAX_NODES} nodes, the first and the last of 1",
             check=node_counts),
     Setting("init.random", bool, False,
             "true: draw every parameter from a standard normal distribution (listed values are not used)",

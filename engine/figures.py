@@ -394,7 +394,7 @@ def loss_figure(run: Run, languages: Languages, narrow: bool = False) -> dict[st
     fig = new_figure(NARROW, 3.3, top=1 - 0.4 / 3.3) if narrow else new_figure(6.4, 3.2, top=0.95)
     ax = fig.add_subplot()
     epochs = np.arange(1, len(run.losses) + 1)
-    ax.plot(epochs, run.losses, color=LIGHT.loss, linewidth=2, zorder=2)
+    ax.plot(epochs, shown_losses(run), color=LIGHT.loss, linewidth=2, zorder=2)
     log_scale(ax)
     log_epochs(ax, len(run.losses))
     ax.grid(True, which="major", color=LIGHT.grid, linewidth=0.6)
@@ -477,13 +477,21 @@ def starts_figure(run: Run, others: list[tuple[int, Run]], languages: Languages,
     return svg_files(fig, languages)
 
 
+LOSS_FLOOR = 1e-12   # a log scale has no 0: a smaller loss (a perfect fit gives exactly 0) is drawn here
+
+
+def shown_losses(run: Run) -> np.ndarray:
+    """The loss of every epoch as the log-scale plots draw it: at least LOSS_FLOOR."""
+    return np.maximum(np.asarray(run.losses, dtype=float), LOSS_FLOOR)
+
+
 def loss_limits(run: Run) -> tuple[float, float]:
-    """Fixed log-scale limits that hold every loss of the run and the reference line."""
+    """Fixed log-scale limits that hold every loss of the run (as shown) and the reference line."""
     flat = flat_loss(run)
-    lo, hi = min(run.losses), max(run.losses)
+    shown = shown_losses(run)
+    lo, hi = float(shown.min()), float(shown.max())
     if flat > 0:
         lo, hi = min(lo, flat), max(hi, flat)
-    lo = max(lo, 1e-12)
     return lo / 1.6, hi * 1.6
 
 
@@ -498,6 +506,7 @@ class FrameDrawer:
         self.fit_ax, self.loss_ax = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
         self.fig.subplots_adjust(left=0.07, right=0.965, bottom=0.16, top=0.86, wspace=0.3)
         self.xs = curve_xs(run)
+        self.shown_losses = shown_losses(run)
 
         # Only symbols and numbers, no words: the page's caption says what they mean, in its language.
         # The points sit above the curve: like the spines (below), they are drawn over each frame's curve.
@@ -550,8 +559,8 @@ class FrameDrawer:
         """The frame for snapshot `index`, as an RGB image (the same image each time: use it before the next)."""
         snap = self.run.snapshots[index]
         self.curve.set_data(self.xs, predict(self.run.settings.network, snap.params, self.xs))
-        self.loss_line.set_data(np.arange(1, snap.epoch + 1), self.run.losses[:snap.epoch])
-        self.loss_dot.set_data([snap.epoch], [snap.loss])
+        self.loss_line.set_data(np.arange(1, snap.epoch + 1), self.shown_losses[:snap.epoch])
+        self.loss_dot.set_data([snap.epoch], [max(snap.loss, LOSS_FLOOR)])
         self.epoch.set_text(str(snap.epoch))
         self.loss.set_text(f"{snap.loss:.5f}")
         self.canvas.restore_region(self.background)

@@ -227,12 +227,51 @@ def path_factors(values: dict[str, float], nodes: NodeValues, y: float, name: st
 
 
 PATH_BREAK = " \\\\ &\\quad + "  # inside `aligned`: each further path on a line of its own
+MOST_PATHS = 4       # a sum of more paths than this is summarised: its first two paths, its last, and the count
+SYMBOLS_PER_ROW = 5  # local derivatives in symbols on one line (five fit a phone's 340 CSS px of formula)
 
 
-def sum_of_paths(paths: list[list[Factor]]) -> tuple[str, float]:
-    """LaTeX of a sum over paths of products of symbols, one path a line, and its value."""
-    symbols = PATH_BREAK.join("\\,".join(f.tex for f in factors) for factors in paths)
-    return symbols, math.fsum(math.prod(f.value for f in factors) for factors in paths)
+def shown_paths(paths: list) -> list[tuple[int, object]]:
+    """(number, path) of the paths a formula writes out: all of them, or the first two and the last.
+
+    A node deep in a wide network has thousands of paths to the loss (9 x 9 x 9 = 729 from
+    x in a 1-9-9-9-1 network); three of them show what each one is, and the count says how many.
+    """
+    numbered = list(enumerate(paths, start=1))
+    return numbered if len(paths) <= MOST_PATHS else [*numbered[:2], numbered[-1]]
+
+
+def path_sum(lhs: str, paths: list[list[Factor]], write, result: str = "") -> list[str]:
+    """Rows of an `aligned` block: lhs = the sum over paths of the products `write(factors)` gives.
+
+    A few paths are written out in full, one after another. Many are named Pi_1, Pi_2, ..., Pi_P (the
+    product along path p): the sum of the names, then the first two products and the last.
+    """
+    tail = [f"&= {result}"] if result else []
+    if len(paths) <= MOST_PATHS:
+        return [f"{lhs} &= {PATH_BREAK.join(write(factors) for factors in paths)}", *tail]
+    count = len(paths)
+    rows = [f"{lhs} &= \\Pi_{{1}} + \\Pi_{{2}} + \\cdots + \\Pi_{{{count}}}" + (f" = {result}" if result else "")]
+    for number, factors in shown_paths(paths):
+        if number == count:
+            rows.append("&\\;\\;\\vdots")
+        rows.append(f"\\Pi_{{{number}}} &= {write(factors)}")
+    return rows
+
+
+def symbols(factors: list[Factor]) -> str:
+    """One path's product in symbols, SYMBOLS_PER_ROW local derivatives a line."""
+    return in_rows([f.tex for f in factors], "\\,", SYMBOLS_PER_ROW)
+
+
+def numbers(factors: list[Factor], per_row: int = 3) -> str:
+    """One path's product in numbers, `per_row` factors a line."""
+    return in_rows([num(f.value, f.key) for f in factors], "\\cdot ", per_row)
+
+
+def path_total(paths: list[list[Factor]]) -> float:
+    """The sum over paths of the product of their local derivatives."""
+    return math.fsum(math.prod(f.value for f in factors) for factors in paths)
 
 
 def aligned(*rows: str) -> str:
@@ -251,19 +290,21 @@ def node_gradient_formulas(network: Network, values: dict[str, float], x: float,
     for l in range(0, network.depth + 1):
         for j in range(1, network.layers[l] + 1):
             paths = [upstream_factors(values, nodes, y, path) for path in paths_to_output(network, l, j)]
-            symbols, value = sum_of_paths(paths)
+            value = path_total(paths)
             target = node_latex(l, j)
-            if l == network.depth:
-                symbols = "-2\\,(y_k - \\hat y_k)"
             result = num(value, slot("d", l, j), result=True)
+            if l == network.depth:
+                symbolic = aligned(f"{partial('E_k', target)} &= -2\\,(y_k - \\hat y_k)")
+            else:
+                symbolic = aligned(*path_sum(partial("E_k", target), paths, symbols))
 
             def numeric(k_tex: str, y_tex: str) -> str:
-                said = (f"-2\\,({y_tex} - {num(nodes.a[l, j], slot('a', l, j))})" if l == network.depth
-                        else chain_rows(paths))
-                return aligned(f"{partial(f'E_{{{k_tex}}}', target)} &= {said}", f"&= {result}")
+                lhs = partial(f"E_{{{k_tex}}}", target)
+                if l == network.depth:
+                    return aligned(f"{lhs} &= -2\\,({y_tex} - {num(nodes.a[l, j], slot('a', l, j))})", f"&= {result}")
+                return aligned(*path_sum(lhs, paths, numbers, result))
             formulas.append(Formula(
-                "grad-x" if l == 0 else f"grad-a{j}_{l}",
-                aligned(f"{partial('E_k', target)} &= {symbols}"), numeric(str(k), num(y)),
+                "grad-x" if l == 0 else f"grad-a{j}_{l}", symbolic, numeric(str(k), num(y)),
                 value, ((f"dE_{k}/d{target}", value, float(engine[l][0, j - 1])),),
                 card=numeric(k_slot(k), num(y, "y", whole=True))))
     return formulas
@@ -275,42 +316,65 @@ def param_node(name: str) -> tuple[int, int]:
     return int(layer), int(body[-1])
 
 
-def sample_gradient(network: Network, values: dict[str, float], nodes: NodeValues, y: float, name: str):
-    """dE_k/d(name) for one sample (its node values and label): the sum over paths of products."""
-    paths = [path_factors(values, nodes, y, name, path) for path in paths_to_output(network, *param_node(name))]
-    return paths, sum(math.prod(f.value for f in factors) for factors in paths)
+def sample_paths(network: Network, values: dict[str, float], nodes: NodeValues, y: float, name: str):
+    """The local derivatives of dE_k/d(name) for one sample (its node values and label), path by path."""
+    return [path_factors(values, nodes, y, name, path) for path in paths_to_output(network, *param_node(name))]
+
+
+def sample_gradients(network: Network, values: dict[str, float], nodes: NodeValues, y: float) -> dict[str, float]:
+    """dE_k/d(every parameter) for one sample, node by node from the output down: the error term
+    delta = dE_k/dz of each node, delta^{(l)}_i = a(1 - a) sum_j w^{(l+1)}_{ij} delta^{(l+1)}_j (as the text
+    derives it; one pass, where the paths would be a product per path)."""
+    L = network.depth
+    a_out = nodes.a[L, 1]
+    delta = {(L, 1): -2 * (y - a_out) * a_out * (1 - a_out)}
+    for l in range(L - 1, 0, -1):
+        for i in range(1, network.layers[l] + 1):
+            a = nodes.a[l, i]
+            delta[l, i] = a * (1 - a) * math.fsum(values[f"w{i}{j}_{l + 1}"] * delta[l + 1, j]
+                                                  for j in range(1, network.layers[l + 1] + 1))
+    grads = {}
+    for name in network.param_names:
+        l, j = param_node(name)
+        grads[name] = delta[l, j] * (nodes.a[l - 1, int(name[1])] if name.startswith("w") else 1.0)
+    return grads
 
 
 def gradient_formulas(network: Network, values: dict[str, float], points: Sequence[tuple[float, float]],
                       example: int) -> list[Formula]:
-    """For each parameter: dE/d(parameter) as a mean of per-sample path products, with sample `example`'s numbers."""
+    """For each parameter: dE/d(parameter) as a mean of per-sample gradients, with sample `example`'s path products.
+
+    The example's gradient is the sum over paths of products, as the text writes it; every sample's
+    (for the mean) comes from the error terms, node by node. The engine's matrices check both.
+    """
     params = [values[name] for name in network.param_names]
     _, engine_grads = loss_and_gradient(network, params, points)
     _, engine_example = loss_and_gradient(network, params, [points[example]])
     n = len(points)
     samples = [node_values(network, values, x) for x, _ in points]  # z and a of every node, once per sample
+    per_sample = [sample_gradients(network, values, nodes, y) for nodes, (_, y) in zip(samples, points)]
     formulas = []
+    k = example + 1
     for p, name in enumerate(network.param_names):
-        per_sample = [sample_gradient(network, values, nodes, y, name)[1] for nodes, (_, y) in zip(samples, points)]
-        mean = math.fsum(per_sample) / n
-        paths, value_k = sample_gradient(network, values, samples[example], points[example][1], name)
+        mean = math.fsum(grads[name] for grads in per_sample) / n
+        paths = sample_paths(network, values, samples[example], points[example][1], name)
+        value_k = path_total(paths)
         target = latex_name(name)
-        products, _ = sum_of_paths(paths)
-        k = example + 1
         symbolic = aligned(
             f"{partial('E', target)} &= \\frac{{1}}{{n}} \\sum_{{k=1}}^{{n}} {partial('E_k', target)}",
-            f"{partial('E_k', target)} &= {products}")
+            *path_sum(partial("E_k", target), paths, symbols))
+
         def sample(k_tex: str) -> list[str]:   # one sample's product, its result on a line of its own
-            return [f"{partial(f'E_{{{k_tex}}}', target)} &= {chain_rows(paths)}",
-                    f"&= {num(value_k, f'gk:{name}', result=True)}"]
+            return path_sum(partial(f"E_{{{k_tex}}}", target), paths, numbers, num(value_k, f"gk:{name}", result=True))
         numeric = aligned(*sample(str(k)),
                           f"{partial('E', target)} &= \\frac{{1}}{{{n}}} \\sum_{{k=1}}^{{{n}}} {partial('E_k', target)} "
                           f"= {num(mean, f'g:{name}', result=True)}")
         card = aligned(*sample(k_slot(k)))
         formulas.append(Formula(f"grad-{name}", symbolic, numeric, mean, (
             (f"dE_{k}/d{name}", value_k, float(engine_example[p])),
+            (f"dE_{k}/d{name} node by node", per_sample[example][name], float(engine_example[p])),
             (f"dE/d{name}", mean, float(engine_grads[p])),
-        ), card=card, mean=mean_card(target, name, per_sample, mean)))
+        ), card=card, mean=mean_card(target, name, [grads[name] for grads in per_sample], mean)))
     return formulas
 
 
@@ -319,11 +383,6 @@ def in_rows(terms: list[str], joiner: str, per_row: int) -> str:
     screen holds about 340 CSS px of formula."""
     rows = [joiner.join(terms[start:start + per_row]) for start in range(0, len(terms), per_row)]
     return f" \\\\ &\\quad{joiner}".join(rows)
-
-
-def chain_rows(paths: list[list[Factor]], per_row: int = 3) -> str:
-    """The numbers of each path's product, `per_row` factors to a line, each path on lines of its own."""
-    return PATH_BREAK.join(in_rows([num(f.value, f.key) for f in factors], "\\cdot ", per_row) for factors in paths)
 
 
 def mean_card(target: str, name: str, per_sample: list[float], mean: float) -> str:
@@ -392,6 +451,39 @@ def lesson_formulas(network: Network, values: dict[str, float], points) -> dict[
     formulas += gradient_formulas(network, values, points, example)
     check(formulas)
     return {formula.id: formula for formula in formulas}
+
+
+ALL_IN_TEXT = 16   # parameters: a network this small has every formula written out in the text
+
+
+@dataclass(frozen=True)
+class InText:
+    """The nodes and parameters whose formulas the text of sections 3 and 7 writes out.
+
+    A small network has them all. In a larger one the text takes the first and the last node of
+    each layer and, of each, the first and the last incoming weight and the bias: every kind of
+    formula once, and the diagram's cards hold the rest.
+    """
+
+    nodes: tuple[tuple[int, int], ...]   # (layer, node), layers from 1, in the order of the forward pass
+    params: tuple[str, ...]              # in the lesson's order
+    complete: bool                       # every node and parameter is among them
+    x_paths: int                         # paths from x to the loss, the most any node has
+    summarised: bool                     # some formula names its paths Pi_1, Pi_2, ... (more than MOST_PATHS)
+
+
+def in_text(network: Network) -> InText:
+    """Which formulas the text shows for this network (see InText)."""
+    every = tuple((l, j) for l in range(1, network.depth + 1) for j in range(1, network.layers[l] + 1))
+    x_paths = math.prod(network.layers[1:-1])
+    if len(network.param_names) <= ALL_IN_TEXT:
+        return InText(every, network.param_names, True, x_paths, x_paths > MOST_PATHS)
+    ends = lambda count: sorted({1, count})   # noqa: E731  the first and the last of 1..count
+    nodes = tuple((l, j) for l in range(1, network.depth + 1) for j in ends(network.layers[l]))
+    params = []
+    for l, j in nodes:
+        params += [f"w{i}{j}_{l}" for i in ends(network.layers[l - 1])] + [f"b{j}_{l}"]
+    return InText(nodes, tuple(params), False, x_paths, x_paths > MOST_PATHS)
 
 
 @dataclass(frozen=True)

@@ -288,10 +288,11 @@ def explain(run: train.Run) -> dict:
                         **{f"a{j}_{l}": lesson_formulas[f"grad-a{j}_{l}"].value
                            for l in range(1, network.depth + 1) for j in range(1, network.layers[l] + 1)}}
     # The backward diagram opens on the example sample's own gradients (its cards say so), not the mean.
-    sample_grads = {name: formulas.sample_gradient(network, start, nodes, y, name)[1] for name in network.param_names}
+    sample_grads = formulas.sample_gradients(network, start, nodes, y)
     return {
         "formulas": lesson_formulas,
         "example": {"k": k + 1, "x": x, "y": y},
+        "in_text": formulas.in_text(network),
         "diagrams": {
             "forward": diagram.draw(network, "forward", start, forward_numbers),
             "backward": diagram.draw(network, "backward", sample_grads, backward_numbers,
