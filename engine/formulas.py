@@ -116,15 +116,17 @@ def forward_formulas(network: Network, values: dict[str, float], x: float) -> li
         inputs = range(1, network.layers[l - 1] + 1)
         for j in range(1, network.layers[l] + 1):
             z_name, a_name = latex_name(f"z{j}_{l}"), latex_name(f"a{j}_{l}")
-            terms = " + ".join(f"{latex_name(f'w{i}{j}_{l}')}\\,{node_latex(l - 1, i)}" for i in inputs)
+            terms = [f"{latex_name(f'w{i}{j}_{l}')}\\,{node_latex(l - 1, i)}" for i in inputs]
             products = [f"{num(param(values, 'w', f'{i}{j}', l), f'p:w{i}{j}_{l}')}\\cdot "
                         f"{num(nodes.a[l - 1, i], slot('a', l - 1, i))}" for i in inputs]
             bias = latex_name(f"b{j}_{l}")
             z, a = nodes.z[l, j], nodes.a[l, j]
-            symbolic = (f"\\begin{{aligned}} {z_name} &= {terms} + {bias} \\\\ "
+            # A phone shows about three terms in symbols, two products in numbers (one if a wide layer feeds it).
+            per_row = 2 if len(inputs) <= 2 else 1
+            symbolic = (f"\\begin{{aligned}} {z_name} &= {in_rows(terms + [bias], ' + ', 3)} \\\\ "
                         f"{a_name} &= \\sigma({z_name}) = \\frac{{1}}{{1 + e^{{-{z_name}}}}} \\end{{aligned}}")
             bias_number = num(param(values, 'b', str(j), l), f'p:b{j}_{l}')
-            numeric = aligned(f"{z_name} &= {in_rows(products + [bias_number], ' + ', 2)}",
+            numeric = aligned(f"{z_name} &= {in_rows(products + [bias_number], ' + ', per_row)}",
                               f"&= {num(z, slot('z', l, j), result=True)}",
                               f"{a_name} &= \\sigma({num(z, slot('z', l, j), result=True)}) "
                               f"= {num(a, slot('a', l, j), result=True)}")
@@ -165,7 +167,9 @@ def term_formulas(network: Network, values: dict[str, float], x: float) -> list[
             value = values[name]
             numeric = f"{latex_name(name)} = {num(value, f'p:{name}', result=True)}"
             expected = float(B[l][0, j - 1])
-        formulas.append(Formula(f"term-{name}", f"{z_name} = {' + '.join(parts)}", numeric, value,
+        # A wide layer's sum on rows of three terms (a card is as narrow as a phone).
+        sum_tex = f"{z_name} = {' + '.join(parts)}" if len(parts) <= 3 else aligned(f"{z_name} &= {in_rows(parts, ' + ', 3)}")
+        formulas.append(Formula(f"term-{name}", sum_tex, numeric, value,
                                 ((f"term {name}", value, expected),)))
     return formulas
 

@@ -12,7 +12,7 @@ as '-' again; the formula shows it as a minus), data files and attributes that s
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 MINUS = "\u2212"
 
@@ -34,7 +34,9 @@ def fixed(value: float, decimals: int = 4) -> str:
     from zero, as the page's scripts round (JavaScript's toFixed); Python's format would round it to even."""
     if not math.isfinite(value):
         return minus(f"{value:.{decimals}f}")
-    exact = Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    # Enough digits for any float (1.8e308) with its decimals: the default 28 would refuse 1e30 to two decimals.
+    exact = Decimal(value).quantize(Decimal(1).scaleb(-decimals), context=Context(prec=400 + decimals,
+                                                                                   rounding=ROUND_HALF_UP))
     return minus(f"{exact:f}")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import tomllib
 import warnings
@@ -32,9 +33,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine import config, formulas, output, train
 from engine.config import SettingsError
-from engine.mathtex import FormulaError
 from engine.network import Network, sigmoid
-from engine.pages import ContentError
 from engine.pipeline import Paths, build
 from sitetools import ROOT, dot_folders_beside, run_cli, tree_hashes
 
@@ -57,8 +56,9 @@ LABEL = st.sampled_from([0, 1, 0.0, 1.0]) | finite(0, 1)
 
 
 @st.composite
-def layer_lists(draw, max_hidden: int = 4, max_nodes: int = config.MAX_NODES):
-    return [1, *draw(st.lists(st.integers(1, max_nodes), max_size=max_hidden)), 1]
+def layer_lists(draw, max_hidden: int = config.MAX_LAYERS - 2, max_nodes: int = config.MAX_NODES):
+    """Every accepted shape: one input, 1 to 4 hidden layers of 1 to 9 nodes, one output."""
+    return [1, *draw(st.lists(st.integers(1, max_nodes), min_size=1, max_size=max_hidden)), 1]
 
 
 @st.composite
@@ -191,17 +191,10 @@ def test_training_records_what_the_network_computes(raw):
 
 # ------------------------------------------------------------------ random valid settings, built
 
-def known_to_build(raw: dict) -> bool:
-    """Leaves out settings that break the build for reasons pinned below (content, formulas)."""
-    layers = raw["network"]["layers"]
-    labels = [y >= 0.5 for _, y in raw["data"]["points"]]
-    return layers[1] >= 2 and math.prod(layers[1:-1]) <= 16 and any(labels) and not all(labels)
-
-
-# x and the steps stay moderate: with x in the thousands the prose's own sigma overflows (pinned in
-# tests/test_safety.py, test_extreme_but_valid_settings_build_cleanly[far-and-wide]).
-BUILDABLE = valid_raw(x=finite(-10, 10), layers=layer_lists(max_hidden=2, max_nodes=4), max_epochs=400,
-                      values=finite(-4, 4), rates=finite(1e-2, 5)).filter(known_to_build)
+# Every accepted setting, with two limits that only keep a build short (neither leaves out a kind of
+# setting): at most 400 epochs (more epochs train longer and draw no other kind of page) and the
+# valid_raw's 12 points (tests/test_safety.py builds 1,000).
+BUILDABLE = valid_raw(max_epochs=400)
 
 
 @pytest.fixture(scope="module")
@@ -238,9 +231,15 @@ def fresh(paths: Paths) -> Paths:
 @BUILDS
 @given(raw=BUILDABLE)
 def test_random_valid_settings_build_a_consistent_site(raw, sources, built_sites):
+    """Any accepted settings build a whole site; the only warning is about values a random start leaves unused."""
     settings_file = write_settings(raw, built_sites / "lesson.toml")
     out = built_sites / "site"  # the same folder every time: each build replaces the last one
-    build(fresh(Paths(config=settings_file, out=out, **sources)))
+    init = raw["init"]
+    unused = init.get("random", False) and any(key not in ("random", "seed") for key in init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # not even matplotlib may warn (a log scale without a positive value)
+        report = build(fresh(Paths(config=settings_file, out=out, **sources)), strict=not unused)
+    assert [("not used, since init.random = true" in line) for line in report.warnings] == ([True] if unused else [])
     s = config.validate(raw)
     record = strict_json(out / "data" / "run.json")
     assert record["settings"] == s.as_dict()
@@ -321,7 +320,7 @@ def breaking(draw, kind: str):
         raw["network"]["layers"] = draw(st.one_of(st.text(max_size=4), st.integers(), st.booleans()))
         return "network.layers", raw
     if kind == "layers-count":
-        raw["network"]["layers"] = draw(st.sampled_from([[], [1], [1, 2, 2, 2, 2, 2, 1], [1] * 9]))
+        raw["network"]["layers"] = draw(st.sampled_from([[], [1], [1, 1], [1, 2, 2, 2, 2, 2, 1], [1] * 9]))
         return "network.layers", raw
     if kind == "layers-node":
         j = draw(st.integers(0, len(layers) - 1))
@@ -491,30 +490,42 @@ def test_invalid_settings_on_the_command_line_exit_1_and_leave_the_site(case, ex
     assert tree_hashes(out) == before and dot_folders_beside(out) == []
 
 
-# ------------------------------------------------------------------ known faults (strict xfails)
-# Found by the properties above; each is valid settings that the build cannot handle yet because
-# of code outside the settings. When one is fixed its xfail turns into a failure: drop the mark
-# and widen `known_to_build`.
+# ------------------------------------------------------------------ settings that once broke the build
+# Each was accepted by the validator and then failed: a content template that read parameters of the
+# 1-2-1 network, an empty list of sizes that fit, a division by a loss of 0, formulas with every one
+# of 81 paths written out (Temml's expansion limit). Each now builds a whole lesson under --strict.
 
-KNOWN_FAULTS = {
-    "one-hidden-unit": (["network.layers=[1,1,1]", "init.random=true"], ContentError,
-                        "content/*/04-init.md reads init.w12_1, which a first layer of one unit does not have"),
-    "one-class-data": (["data.points=[[1,0],[2,0],[3,0]]"], ContentError,
-                       "content/en/02-data.md takes the min of the sizes that fit, an empty list here"),
-    "zero-loss": (["data.points=[[1,1],[2,1]]", "init.b1_2=100"], ContentError,
-                  "sigma(100) is exactly 1.0, so every loss is 0: content/en/06-epochs.md divides by it, and "
-                  "engine/figures.py warns about a non-positive log-scale limit"),
-    "many-paths": (["network.layers=[1,9,9,1]", "init.random=true"], FormulaError,
-                   "engine/formulas.py writes out every one of the 81 paths to w11_1: Temml stops at its "
-                   "maxExpand limit (Too many expansions)"),
+ONCE_BROKEN = {
+    "one-hidden-unit": ["network.layers=[1,1,1]", "init.random=true"],
+    "three-hidden-units": ["network.layers=[1,3,1]", "init.random=true"],
+    "two-hidden-layers": ["network.layers=[1,2,1,1]", "init.random=true"],
+    "two-wide-layers": ["network.layers=[1,2,2,1]", "init.random=true"],
+    "many-paths": ["network.layers=[1,9,9,1]", "init.random=true"],
+    "widest-and-deepest": ["network.layers=[1,9,9,9,9,1]", "init.random=true"],
+    "one-class-data": ["data.points=[[1,0],[2,0],[3,0]]"],
+    "zero-loss": ["data.points=[[1,1],[2,1]]", "init.b1_2=100"],
 }
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=error, reason=reason))
-    for name, (_, error, reason) in KNOWN_FAULTS.items()])
-def test_known_faults_still_break_the_build(name, sources, tmp_path):
-    overrides = KNOWN_FAULTS[name][0] + ["train.epochs=30", "train.display_every=10"]
+@pytest.mark.parametrize("name", ONCE_BROKEN)
+def test_settings_that_once_broke_the_build_build_under_strict(name, sources, tmp_path):
+    overrides = ONCE_BROKEN[name] + ["train.epochs=30", "train.display_every=10"]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        build(fresh(Paths(config=LESSON_TOML, out=tmp_path / "site", **sources)), overrides)
+        warnings.simplefilter("error")
+        report = build(fresh(Paths(config=LESSON_TOML, out=tmp_path / "site", **sources)), overrides, strict=True)
+    assert report.warnings == ()
+    layers = config.load(LESSON_TOML, overrides).layers
+    for lang in ("zh", "en"):
+        html = (tmp_path / "site" / lang / "index.html").read_text(encoding="utf-8")
+        if layers != (1, 2, 1):   # the text names the network it was written for
+            assert "-".join(map(str, layers)) in html
+        paths_from_x = math.prod(layers[1:-1])
+        if paths_from_x > formulas.MOST_PATHS:   # a sum of many paths: three written out and the count
+            assert re.search(f"Π</mi>(<mspace></mspace>)?</mrow><mn>{paths_from_x}</mn></msub>", html)
+
+
+def test_a_network_without_a_hidden_layer_is_refused_at_once():
+    with pytest.raises(SettingsError) as refused:
+        config.load(LESSON_TOML, ["network.layers=[1,1]"])
+    assert str(refused.value).startswith("network.layers: expected a list of 3 to 6 node counts (input, at least "
+                                         "one hidden layer, output)") and str(refused.value).endswith("got [1, 1]")
