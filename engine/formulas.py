@@ -255,7 +255,7 @@ def path_sum(lhs: str, paths: list[list[Factor]], write, result: str = "") -> li
     if len(paths) <= MOST_PATHS:
         return [f"{lhs} &= {PATH_BREAK.join(write(factors) for factors in paths)}", *tail]
     count = len(paths)
-    rows = [f"{lhs} &= \\Pi_{{1}} + \\Pi_{{2}} + \\cdots + \\Pi_{{{count}}}" + (f" = {result}" if result else "")]
+    rows = [f"{lhs} &= \\Pi_{{1}} + \\Pi_{{2}} + \\cdots + \\Pi_{{{count}}}", *tail]
     for number, factors in shown_paths(paths):
         if number == count:
             rows.append("&\\;\\;\\vdots")

@@ -53,6 +53,12 @@ def formulas_from_entry(rows: list, files: dict) -> dict[tuple[str, bool], str]:
 FORMULAS = Form([(str, bool, str)], formulas_entry, formulas_from_entry)
 
 
+def shortened(text: str, limit: int = 160) -> str:
+    """Text for a one-line message: on one line, and at most about `limit` characters (a formula can be long)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 class FormulaError(Exception):
     """Temml could not render a formula; str() names the page and the formula."""
 
@@ -222,8 +228,8 @@ class MathBatch:
         if self.waiting:
             for k, result in zip(self.waiting, self.temml.results()):
                 if "error" in result:
-                    raise FormulaError(f"{self.pages[k]}: Temml cannot render ${self.formulas[k][0]}$: "
-                                       f"{result['error']}")
+                    raise FormulaError(f"{self.pages[k]}: Temml cannot render ${shortened(self.formulas[k][0])}$: "
+                                       f"{shortened(result['error'])}")
                 self.known[self.formulas[k]] = result["mathml"]
             if self.cache:   # earlier builds' formulas stay too (switching a setting back is then quick), up to a limit
                 known = self.known

@@ -212,6 +212,18 @@ def test_a_missing_ui_string_is_one_line(tmp_path):
     assert not (tmp_path / "site").exists()
 
 
+def test_a_long_formula_that_cannot_be_rendered_is_one_short_line(tmp_path):
+    """A 6,000-character formula with a missing brace: the line names the page and the error, not every character."""
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    loss = content / "en" / "05-loss.md"
+    loss.write_text(loss.read_text(encoding="utf-8") + "\n$$\n\\frac{1}{" + "x+" * 3000 + "\n$$\n", encoding="utf-8")
+    result = build("--content", str(content), "--out", str(tmp_path / "site"))
+    one_error_line(result, "05-loss.md", "Temml cannot render", "(6,009 characters)")
+    assert len(result.stderr) < 600
+    assert not (tmp_path / "site").exists()
+
+
 def test_a_link_in_the_content_folder_to_a_device_does_not_hang_the_build(tmp_path):
     """The build hashes the content folder to find a cached site: it must not read through links."""
     content = tmp_path / "content"

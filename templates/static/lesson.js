@@ -242,7 +242,10 @@
       var node = document.getElementById("bwd-" + id);
       if (node) node.classList.add("on-path", role);
     };
+    var done = {};
     var up = function (l, j) {   // node j of layer l is on a path: every step above it is too
+      if (done[l + "_" + j]) return;   // marked already: x has 9^4 paths in a 1-9-9-9-9-1 network
+      done[l + "_" + j] = true;
       for (var m = 1; l < L && m <= layers[l + 1]; m++) {
         mark("w" + j + m + "_" + (l + 1), "path-w");   // dz/da below = the weight
         mark("a" + m + "_" + (l + 1), "path-s");        // da/dz = sigma'(z)
