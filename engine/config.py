@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.network import Network
+from engine.network import Network, Param
 
 MAX_EPOCHS = 1_000_000  # a few minutes of training; more is surely a typo
 MAX_FRAMES = 1000       # about 10 ms and 16 KB each: the build stays near 10 s and the site near 20 MB
@@ -44,7 +44,6 @@ MAX_FILE_BYTES = 2**20  # 1,000 points take about 20 KB: anything near 1 MiB is 
 MAX_NESTING = 20        # data.points nests 2 deep; the parser takes about 3 of Python's 1,000 frames a level
 MAX_LAYERS = 6  # input, up to four hidden layers, output: the diagram stays readable
 MAX_NODES = 9   # parameter names like w12_1 use one digit per node index
-PARAM_NAME = re.compile(r"^(w[1-9][1-9]|b[1-9])_[1-9]$")
 # An https address of a web page: a host, then a path, query or fragment without spaces, quotes or brackets.
 HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!#-&(-;=?-~]*)?")
 MAX_URL = 2000
@@ -189,7 +188,7 @@ def starting_values(setting: Setting, listed: dict[str, Any], known: dict) -> tu
     for name, value in listed.items():
         # With a random start the listed values are not used, so they may name
         # parameters of another shape of network; they must still look like names.
-        if name not in names and not (random and PARAM_NAME.match(name)):
+        if name not in names and not (random and is_param_name(name)):
             raise SettingsError(f"init.{name}", f"random, seed or a parameter of layers {list(network.layers)} "
                                 f"({', '.join(names)})", "an unknown key")
         within_limits(setting, value, key=f"init.{name}")
@@ -199,6 +198,15 @@ def starting_values(setting: Setting, listed: dict[str, Any], known: dict) -> tu
         if name not in listed:
             raise SettingsError(f"init.{name}", "a number (or init.random = true)", "nothing (it has no default)")
     return tuple((name, float(listed[name])) for name in names)
+
+
+def is_param_name(name: str) -> bool:
+    """Whether a key is written as a parameter's name (of a network of any shape)."""
+    try:
+        Param.parse(name)
+    except ValueError:
+        return False
+    return True
 
 
 def above_zero(setting: Setting, value: Any, known: dict) -> float:

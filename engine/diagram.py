@@ -54,13 +54,14 @@ class Diagram:
     items: tuple[Item, ...]
 
 
-def plain_name(name: str) -> str:
-    """A lesson name written with Unicode indices for SVG text: w12_1 -> w⁽¹⁾₁₂."""
-    if name == "x":
-        return "x"
-    letter, rest = name[0], name[1:]
-    index, layer = rest.split("_")
+def plain_name(letter: str, index: str, layer: int) -> str:
+    """A lesson name written with Unicode indices for SVG text: ("w", "12", 1) -> w⁽¹⁾₁₂."""
     return f"{letter}{f'({layer})'.translate(SUPER)}{index.translate(SUB)}"
+
+
+def node_name(l: int, j: int) -> tuple[str, str]:
+    """Node j of layer l: its lesson name (x, a1_1) and the same with Unicode indices (x, a⁽¹⁾₁)."""
+    return ("x", "x") if l == 0 else (f"a{j}_{l}", plain_name("a", str(j), l))
 
 
 def short(value: float | None) -> str:
@@ -114,20 +115,19 @@ def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: d
     parts: list[tuple[Item, str]] = [node_part(prefix, pass_, network, 0, 1, centres, node_numbers, factors)]
     # In the order of the computation: each node after the edges and bias that
     # feed it, so Tab walks the forward pass (and the backward pass reversed).
-    for name in network.param_names:
-        layer, index = int(name.split("_")[1]), name[1:].split("_")[0]
-        j = int(index[-1])
+    for param in network.params:
+        name, layer, j = str(param), param.l, param.j
+        plain = plain_name(param.kind, param.index, layer)
         target = centres[layer, j]
-        item = Item(f"{prefix}-{name}", "edge" if name.startswith("w") else "bias", name,
+        item = Item(f"{prefix}-{name}", "edge" if param.kind == "w" else "bias", name,
                     ("grad-" if backward else "term-") + name)
         key = f"G:{name}" if backward else f"p:{name}"
-        symbol = "" if compact else (f"∂E{sub_slot(sample)}/∂{plain_name(name)}" if backward else plain_name(name))
+        symbol = "" if compact else (f"∂E{sub_slot(sample)}/∂{plain}" if backward else plain)
         label = (symbol, slot(key, values[name]))
         if item.kind == "edge":
-            i = int(index[0])
-            source = centres[layer - 1, i]
-            own = (plain_name("x" if layer == 1 else f"a{i}_{layer - 1}"), f"a:{i}_{layer - 1}")
-            chain = {"w": (plain_name(name), f"p:{name}"), "in": own} if backward else {}
+            source = centres[layer - 1, param.i]
+            own = (node_name(layer - 1, param.i)[1], f"a:{param.i}_{layer - 1}")
+            chain = {"w": (plain, f"p:{name}"), "in": own} if backward else {}
             # The input's edges keep their labels low, clear of the bias tags under the nodes they feed.
             at = (EDGE_LABEL_AT if abs(source[0] - target[0]) > 1 else 0.55) if layer == 1 else 0.5
             parts.append((item, edge_svg(item.id, source, target, label, backward, chain, factors, at)))
@@ -165,14 +165,14 @@ def two_lines(x: float, y: float, anchor: str, first: str, second: str, css: str
 def node_part(prefix: str, pass_: str, network: Network, l: int, j: int, centres,
               node_numbers: dict[str, float], factors: dict[str, float]) -> tuple[Item, str]:
     """The item and markup of one node."""
-    name = "x" if l == 0 else f"a{j}_{l}"
+    name, plain = node_name(l, j)
     item = Item(f"{prefix}-{name}", "node", name, ("node-" if pass_ == "forward" else "grad-") + name)
     role = "input" if l == 0 else ("output" if l == network.depth else "hidden")
     value = slot(f"{'a' if pass_ == 'forward' else 'd'}:{j}_{l}", node_numbers[name])
     x, y = centres[l, j]
     inner = (
         f'<circle class="dg-shape dg-{role}" cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}"/>'
-        f'<text class="dg-name" x="{x:.1f}" y="{y - 4:.1f}" text-anchor="middle">{escape(plain_name(name), quote=False)}</text>'
+        f'<text class="dg-name" x="{x:.1f}" y="{y - 4:.1f}" text-anchor="middle">{escape(plain, quote=False)}</text>'
         f'<text class="dg-value" x="{x:.1f}" y="{y + 15:.1f}" text-anchor="middle">{value}</text>'
     )
     if pass_ == "backward" and l > 0:

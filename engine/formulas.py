@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.network import Network, backward, forward, latex_name, loss_and_gradient, mse, predict
+from engine.network import Network, Param, backward, forward, latex_name, loss_and_gradient, mse, predict
 
 TOLERANCE = 1e-9
 
@@ -85,18 +85,13 @@ class NodeValues:
     a: dict[tuple[int, int], float]   # (layer, node) -> a, layer 0 is the input
 
 
-def param(values: dict[str, float], letter: str, index: str, layer: int) -> float:
-    """A parameter's value by its lesson name, e.g. ('w', '12', 1) -> w12_1."""
-    return values[f"{letter}{index}_{layer}"]
-
-
 def node_values(network: Network, values: dict[str, float], x: float) -> NodeValues:
     """z^{(l)}_j = sum_i w^{(l)}_{ij} a^{(l-1)}_i + b^{(l)}_j and a = sigma(z), node by node."""
     z, a = {}, {(0, 1): x}
     for l in range(1, network.depth + 1):
         for j in range(1, network.layers[l] + 1):
-            z[l, j] = sum(param(values, "w", f"{i}{j}", l) * a[l - 1, i]
-                          for i in range(1, network.layers[l - 1] + 1)) + param(values, "b", str(j), l)
+            z[l, j] = sum(values[str(Param.weight(i, j, l))] * a[l - 1, i]
+                          for i in range(1, network.layers[l - 1] + 1)) + values[str(Param.bias(j, l))]
             a[l, j] = sigma(z[l, j])
     return NodeValues(z, a)
 
@@ -115,17 +110,17 @@ def forward_formulas(network: Network, values: dict[str, float], x: float) -> li
     for l in range(1, network.depth + 1):
         inputs = range(1, network.layers[l - 1] + 1)
         for j in range(1, network.layers[l] + 1):
+            weights, bias = [Param.weight(i, j, l) for i in inputs], Param.bias(j, l)
             z_name, a_name = latex_name(f"z{j}_{l}"), latex_name(f"a{j}_{l}")
-            terms = [f"{latex_name(f'w{i}{j}_{l}')}\\,{node_latex(l - 1, i)}" for i in inputs]
-            products = [f"{num(param(values, 'w', f'{i}{j}', l), f'p:w{i}{j}_{l}')}\\cdot "
-                        f"{num(nodes.a[l - 1, i], slot('a', l - 1, i))}" for i in inputs]
-            bias = latex_name(f"b{j}_{l}")
+            terms = [f"{w.latex}\\,{node_latex(l - 1, w.i)}" for w in weights]
+            products = [f"{num(values[str(w)], f'p:{w}')}\\cdot "
+                        f"{num(nodes.a[l - 1, w.i], slot('a', l - 1, w.i))}" for w in weights]
             z, a = nodes.z[l, j], nodes.a[l, j]
             # A phone shows about three terms in symbols, two products in numbers (one if a wide layer feeds it).
             per_row = 2 if len(inputs) <= 2 else 1
-            symbolic = (f"\\begin{{aligned}} {z_name} &= {in_rows(terms + [bias], ' + ', 3)} \\\\ "
+            symbolic = (f"\\begin{{aligned}} {z_name} &= {in_rows(terms + [bias.latex], ' + ', 3)} \\\\ "
                         f"{a_name} &= \\sigma({z_name}) = \\frac{{1}}{{1 + e^{{-{z_name}}}}} \\end{{aligned}}")
-            bias_number = num(param(values, 'b', str(j), l), f'p:b{j}_{l}')
+            bias_number = num(values[str(bias)], f"p:{bias}")
             numeric = aligned(f"{z_name} &= {in_rows(products + [bias_number], ' + ', per_row)}",
                               f"&= {num(z, slot('z', l, j), result=True)}",
                               f"{a_name} &= \\sigma({num(z, slot('z', l, j), result=True)}) "
@@ -148,24 +143,24 @@ def term_formulas(network: Network, values: dict[str, float], x: float) -> list[
     W, B = network.unpack([values[name] for name in network.param_names])
     engine_a = forward(W, B, [x])
     formulas = []
-    for name in network.param_names:
-        l, j = param_node(name)
+    for param in network.params:
+        name, l, j = str(param), param.l, param.j
         z_name = latex_name(f"z{j}_{l}")
         inputs = range(1, network.layers[l - 1] + 1)
-        parts = [f"{latex_name(f'w{i}{j}_{l}')}\\,{node_latex(l - 1, i)}" for i in inputs]
-        parts.append(latex_name(f"b{j}_{l}"))
-        if name.startswith("w"):
-            i = int(name[1])
+        parts = [f"{Param.weight(i, j, l).latex}\\,{node_latex(l - 1, i)}" for i in inputs]
+        parts.append(Param.bias(j, l).latex)
+        if param.kind == "w":
+            i = param.i
             parts[i - 1] = f"\\textcolor{{#c2410c}}{{{parts[i - 1]}}}"
             value = values[name] * nodes.a[l - 1, i]
-            numeric = (f"{latex_name(name)}\\,{node_latex(l - 1, i)} = "
+            numeric = (f"{param.latex}\\,{node_latex(l - 1, i)} = "
                        f"{num(values[name], f'p:{name}')}\\cdot {num(nodes.a[l - 1, i], slot('a', l - 1, i))} "
                        f"= {num(value, f't:{name}', result=True)}")
             expected = float(W[l][i - 1, j - 1] * engine_a[l - 1][0, i - 1])
         else:
             parts[-1] = f"\\textcolor{{#c2410c}}{{{parts[-1]}}}"
             value = values[name]
-            numeric = f"{latex_name(name)} = {num(value, f'p:{name}', result=True)}"
+            numeric = f"{param.latex} = {num(value, f'p:{name}', result=True)}"
             expected = float(B[l][0, j - 1])
         # A wide layer's sum on rows of three terms (a card is as narrow as a phone).
         sum_tex = f"{z_name} = {' + '.join(parts)}" if len(parts) <= 3 else aligned(f"{z_name} &= {in_rows(parts, ' + ', 3)}")
@@ -209,24 +204,24 @@ def upstream_factors(values: dict[str, float], nodes: NodeValues, y: float,
         a = nodes.a[l, j]
         factors.append(Factor(partial(latex_name(f"a{j}_{l}"), latex_name(f"z{j}_{l}")), a * (1 - a), slot("s", l, j)))
         # one edge down: dz^{(l)}_j / da^{(l-1)}_i = w^{(l)}_{ij}
-        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), node_latex(l_low, i)), values[f"w{i}{j}_{l}"],
-                              f"p:w{i}{j}_{l}"))
+        weight = Param.weight(i, j, l)
+        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), node_latex(l_low, i)), values[str(weight)],
+                              f"p:{weight}"))
     return factors
 
 
-def path_factors(values: dict[str, float], nodes: NodeValues, y: float, name: str,
+def path_factors(values: dict[str, float], nodes: NodeValues, y: float, param: Param,
                  path: list[tuple[int, int]]) -> list[Factor]:
     """The local derivatives of E_k along one path, from the output down to the parameter."""
     l, j = path[0]
     a = nodes.a[l, j]
     factors = upstream_factors(values, nodes, y, path)
     factors.append(Factor(partial(latex_name(f"a{j}_{l}"), latex_name(f"z{j}_{l}")), a * (1 - a), slot("s", l, j)))
-    if name.startswith("w"):  # dz^{(l)}_j / dw^{(l)}_{ij} = a^{(l-1)}_i, the input the weight multiplies
-        i = int(name[1])
-        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), latex_name(name)), nodes.a[l - 1, i],
-                              slot("a", l - 1, i)))
-    else:                     # dz^{(l)}_j / db^{(l)}_j = 1
-        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), latex_name(name)), 1.0))
+    if param.kind == "w":  # dz^{(l)}_j / dw^{(l)}_{ij} = a^{(l-1)}_i, the input the weight multiplies
+        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), param.latex), nodes.a[l - 1, param.i],
+                              slot("a", l - 1, param.i)))
+    else:                  # dz^{(l)}_j / db^{(l)}_j = 1
+        factors.append(Factor(partial(latex_name(f"z{j}_{l}"), param.latex), 1.0))
     return factors
 
 
@@ -314,15 +309,10 @@ def node_gradient_formulas(network: Network, values: dict[str, float], x: float,
     return formulas
 
 
-def param_node(name: str) -> tuple[int, int]:
-    """The (layer, node) a parameter belongs to: w12_1 -> (1, 2), b1_2 -> (2, 1)."""
-    body, layer = name[1:].split("_")
-    return int(layer), int(body[-1])
-
-
 def sample_paths(network: Network, values: dict[str, float], nodes: NodeValues, y: float, name: str):
     """The local derivatives of dE_k/d(name) for one sample (its node values and label), path by path."""
-    return [path_factors(values, nodes, y, name, path) for path in paths_to_output(network, *param_node(name))]
+    param = Param.parse(name)
+    return [path_factors(values, nodes, y, param, path) for path in paths_to_output(network, param.l, param.j)]
 
 
 def sample_gradients(network: Network, values: dict[str, float], nodes: NodeValues, y: float) -> dict[str, float]:
@@ -335,12 +325,12 @@ def sample_gradients(network: Network, values: dict[str, float], nodes: NodeValu
     for l in range(L - 1, 0, -1):
         for i in range(1, network.layers[l] + 1):
             a = nodes.a[l, i]
-            delta[l, i] = a * (1 - a) * math.fsum(values[f"w{i}{j}_{l + 1}"] * delta[l + 1, j]
+            delta[l, i] = a * (1 - a) * math.fsum(values[str(Param.weight(i, j, l + 1))] * delta[l + 1, j]
                                                   for j in range(1, network.layers[l + 1] + 1))
     grads = {}
-    for name in network.param_names:
-        l, j = param_node(name)
-        grads[name] = delta[l, j] * (nodes.a[l - 1, int(name[1])] if name.startswith("w") else 1.0)
+    for param in network.params:
+        l, j = param.l, param.j
+        grads[str(param)] = delta[l, j] * (nodes.a[l - 1, param.i] if param.kind == "w" else 1.0)
     return grads
 
 
@@ -486,7 +476,7 @@ def in_text(network: Network) -> InText:
     nodes = tuple((l, j) for l in range(1, network.depth + 1) for j in ends(network.layers[l]))
     params = []
     for l, j in nodes:
-        params += [f"w{i}{j}_{l}" for i in ends(network.layers[l - 1])] + [f"b{j}_{l}"]
+        params += [str(Param.weight(i, j, l)) for i in ends(network.layers[l - 1])] + [str(Param.bias(j, l))]
     return InText(nodes, tuple(params), False, x_paths, x_paths > MOST_PATHS)
 
 

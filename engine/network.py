@@ -42,6 +42,66 @@ def sigmoid_prime(a):
     return a * (1 - a)
 
 
+# A parameter's lesson name: w{i}{j}_{l} or b{j}_{l}, one digit per index (nodes 1 to 9, engine/config.py).
+PARAM_NAME = re.compile(r"w([1-9])([1-9])_([1-9])|b([1-9])_([1-9])")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of the network, as the lesson names it.
+
+    w{i}{j}_{l} is the weight of layer l on the arrow from node i of layer l-1
+    to node j of layer l, and b{j}_{l} the bias of node j of layer l. The name
+    is what the user sees (the keys of [init], of run.json); the fields are what
+    the code needs. `Param.parse` is the one place that reads a name.
+    """
+
+    kind: str             # "w" or "b"
+    l: int                # the layer it belongs to (from 1)
+    j: int                # the node of layer l it feeds
+    i: int | None = None  # a weight's node of layer l-1, where its arrow starts (None for a bias)
+
+    def __post_init__(self):
+        """Refuse what has no lesson name: str() always gives a name that `parse` reads back."""
+        indices = (self.l, self.j) if self.i is None else (self.l, self.j, self.i)
+        if self.kind not in ("w", "b") or (self.kind == "w") != (self.i is not None) \
+                or not all(isinstance(n, int) and 1 <= n <= 9 for n in indices):
+            raise ValueError(f"not a parameter: {self!r}")
+
+    @classmethod
+    def weight(cls, i: int, j: int, l: int) -> Param:
+        """w^{(l)}_{ij}, from node i of layer l-1 to node j of layer l."""
+        return cls("w", l, j, i)
+
+    @classmethod
+    def bias(cls, j: int, l: int) -> Param:
+        """b^{(l)}_j, the bias of node j of layer l."""
+        return cls("b", l, j)
+
+    @classmethod
+    def parse(cls, name: str) -> Param:
+        """The parameter a lesson name names: "w12_1" -> Param.weight(1, 2, 1); a ValueError for anything else."""
+        match = PARAM_NAME.fullmatch(name) if isinstance(name, str) else None
+        if match is None:
+            raise ValueError(f"not a parameter name (w{{i}}{{j}}_{{l}} or b{{j}}_{{l}}, each index 1 to 9): {name!r}")
+        i, j, l, bias_j, bias_l = match.groups()
+        return cls.weight(int(i), int(j), int(l)) if i else cls.bias(int(bias_j), int(bias_l))
+
+    @property
+    def index(self) -> str:
+        """The subscript: ij for a weight, j for a bias."""
+        return f"{self.j}" if self.i is None else f"{self.i}{self.j}"
+
+    def __str__(self) -> str:
+        """The lesson name: w12_1, b2_1."""
+        return f"{self.kind}{self.index}_{self.l}"
+
+    @property
+    def latex(self) -> str:
+        """The TeX name: w^{(1)}_{12}, b^{(1)}_{2}."""
+        return f"{self.kind}^{{({self.l})}}_{{{self.index}}}"
+
+
 @dataclass(frozen=True)
 class Network:
     """A fully connected sigmoid network; `layers` counts the nodes per layer."""
@@ -54,14 +114,19 @@ class Network:
         return len(self.layers) - 1
 
     @cached_property
-    def param_names(self) -> tuple[str, ...]:
-        """Every parameter's name in the lesson's order: node by node, weights then bias."""
-        names = []
+    def params(self) -> tuple[Param, ...]:
+        """Every parameter in the lesson's order: node by node, its weights then its bias."""
+        params = []
         for l in range(1, self.depth + 1):
             for j in range(1, self.layers[l] + 1):
-                names += [f"w{i}{j}_{l}" for i in range(1, self.layers[l - 1] + 1)]
-                names.append(f"b{j}_{l}")
-        return tuple(names)
+                params += [Param.weight(i, j, l) for i in range(1, self.layers[l - 1] + 1)]
+                params.append(Param.bias(j, l))
+        return tuple(params)
+
+    @cached_property
+    def param_names(self) -> tuple[str, ...]:
+        """The parameters' lesson names, in the same order: the keys of [init] and of run.json."""
+        return tuple(str(param) for param in self.params)
 
     def unpack(self, values):
         """Turn parameters in the lesson's order into per-layer W and B arrays.
@@ -140,13 +205,16 @@ def predict(network: Network, values, x) -> np.ndarray:
     return forward(W, B, x)[-1][:, 0]
 
 
-NAME = re.compile(r"^([wbaz])(\d+)_(\d+)$")
+NODE_NAME = re.compile(r"([az])([1-9])_([1-9])")   # a node's z or a: z2_1 is z^{(1)}_2
 
 
 def latex_name(name: str) -> str:
-    """LaTeX of a lesson name: w12_1 -> w^{(1)}_{12}, b2_1 -> b^{(1)}_{2}, a1_2 -> a^{(2)}_{1}."""
-    match = NAME.match(name)
-    if not match:
-        raise ValueError(f"not a parameter or node name: {name!r}")
-    letter, index, layer = match.groups()
-    return f"{letter}^{{({layer})}}_{{{index}}}"
+    """LaTeX of a lesson name: a parameter (w12_1 -> w^{(1)}_{12}) or a node's z or a (a1_2 -> a^{(2)}_{1})."""
+    node = NODE_NAME.fullmatch(name)
+    if node is None:
+        try:
+            return Param.parse(name).latex
+        except ValueError:
+            raise ValueError(f"not a parameter or node name: {name!r}") from None
+    letter, j, l = node.groups()
+    return f"{letter}^{{({l})}}_{{{j}}}"

@@ -52,7 +52,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from engine.cache import Cache, Form, only_yours
 from engine.mathtex import MathBatch
-from engine.network import latex_name, predict, sigmoid
+from engine.network import Param, latex_name, predict, sigmoid
 from engine.numerals import MINUS, column, fixed, plain, sci, sig
 from engine.script import SCRIPT_FILE, line_ranges, script_parts
 from engine.train import Run
@@ -343,7 +343,7 @@ def hidden_units(run: Run, params, alt: dict) -> list[str]:
     lo, hi = min(x for x, _ in run.settings.points), max(x for x, _ in run.settings.points)
     described = []
     for j in range(1, run.settings.layers[1] + 1):
-        w, b = named[f"w1{j}_1"], named[f"b{j}_1"]
+        w, b = named[str(Param.weight(1, j, 1))], named[str(Param.bias(j, 1))]
         name = f"a⁽¹⁾{chr(0x2080 + j)}"
         at = -b / w if w != 0 else float("inf")   # sigma(w x + b) = 1/2 where w x + b = 0
         if not lo <= at <= hi:

@@ -22,7 +22,7 @@ parts (`script_parts`), which put together are the file, byte for byte.
 from __future__ import annotations
 
 from engine.config import Settings
-from engine.network import NAME
+from engine.network import Param
 
 SCRIPT_FILE = "code/lesson_network.py"
 WIDTH = 79   # the longest line (PEP 8); longer sums and lists go on over more lines
@@ -34,12 +34,12 @@ def script_parts(settings: Settings) -> dict[str, str]:
     layers = settings.layers
     depth = len(layers) - 1
     nodes = [(j, l) for l in range(1, depth + 1) for j in range(1, layers[l] + 1)]
-    names = settings.network.param_names
+    params = settings.network.params
     return {
-        "setup": setup(settings, names),
+        "setup": setup(settings, params),
         "forward": forward(layers, nodes),
-        "training": training(settings, layers, nodes, names),
-        "result": result(settings, nodes, names),
+        "training": training(settings, layers, nodes, params),
+        "result": result(settings, nodes, params),
     }
 
 
@@ -82,7 +82,7 @@ def wrapped(head: str, parts: list[str], sep: str, tail: str = "") -> list[str]:
     return lines + [current]
 
 
-def setup(settings: Settings, names: tuple[str, ...]) -> str:
+def setup(settings: Settings, params: tuple[Param, ...]) -> str:
     """The docstring, the data, the settings and the starting values."""
     shape = "-".join(str(n) for n in settings.layers)
     depth = len(settings.layers) - 1
@@ -92,7 +92,7 @@ def setup(settings: Settings, names: tuple[str, ...]) -> str:
     data = ["points = ["] + [f"    {', '.join(row)}," for row in rows] + ["]"]
     if settings.init_random:
         start = ["# Starting values, drawn at random in this order:",
-                 f"# numpy.random.default_rng({settings.init_seed}).standard_normal({len(names)})"]
+                 f"# numpy.random.default_rng({settings.init_seed}).standard_normal({len(params)})"]
     else:
         start = ["# Starting values."]
     lines = [
@@ -132,14 +132,15 @@ def forward(layers: tuple[int, ...], nodes: list[tuple[int, int]]) -> str:
         '    """Every node\'s value a for every sample, with the current parameters."""',
     ]
     for j, l in nodes:
-        terms = [f"w{i}{j}_{l} * {node(i, l - 1)}" for i in range(1, layers[l - 1] + 1)] + [f"b{j}_{l}"]
+        terms = [f"{Param.weight(i, j, l)} * {node(i, l - 1)}" for i in range(1, layers[l - 1] + 1)]
+        terms.append(str(Param.bias(j, l)))
         lines += wrapped(f"    {node(j, l)} = sigmoid(", terms, " + ", ")")
     lines += listed("    return ", [node(j, l) for j, l in nodes], "")
     return "\n".join(lines) + "\n"
 
 
 def training(settings: Settings, layers: tuple[int, ...], nodes: list[tuple[int, int]],
-             names: tuple[str, ...]) -> str:
+             params: tuple[Param, ...]) -> str:
     """The loop: forward and loss, the deltas from the output back, the gradients, the update."""
     depth = len(layers) - 1
     width = len(str(settings.epochs))
@@ -157,7 +158,7 @@ def training(settings: Settings, layers: tuple[int, ...], nodes: list[tuple[int,
     ]
     for l in range(depth - 1, 0, -1):
         for i in range(1, layers[l] + 1):
-            back = [f"delta{j}_{l + 1} * w{i}{j}_{l + 1}" for j in range(1, layers[l + 1] + 1)]
+            back = [f"delta{j}_{l + 1} * {Param.weight(i, j, l + 1)}" for j in range(1, layers[l + 1] + 1)]
             slope = f" * a{i}_{l} * (1 - a{i}_{l})"
             if len(back) == 1:
                 lines.append(f"    delta{i}_{l} = {back[0]}{slope}")
@@ -165,19 +166,17 @@ def training(settings: Settings, layers: tuple[int, ...], nodes: list[tuple[int,
                 lines += wrapped(f"    delta{i}_{l} = (", back, " + ", ")" + slope)
     lines += ["",
               "    # Gradients: the mean over the samples of delta times the value carried.",
-              *[f"    dE_d{name} = np.mean({carried(name)})" for name in names],
+              *[f"    dE_d{param} = np.mean({carried(param)})" for param in params],
               "",
               "    # Update: one step downhill, every gradient from the old parameters.",
-              *[f"    {name} = {name} - learning_rate * dE_d{name}" for name in names]]
+              *[f"    {param} = {param} - learning_rate * dE_d{param}" for param in params]]
     return "\n".join(lines) + "\n"
 
 
-def carried(name: str) -> str:
+def carried(param: Param) -> str:
     """delta of the node a parameter feeds, times the value it carries (1 for a bias)."""
-    letter, index, layer = NAME.match(name).groups()   # w12_1 -> w, 12, 1: from node 1 to node 2 of layer 1
-    if letter == "b":
-        return f"delta{index}_{layer}"
-    return f"delta{index[1]}_{layer} * {node(int(index[0]), int(layer) - 1)}"
+    delta = f"delta{param.j}_{param.l}"
+    return delta if param.kind == "b" else f"{delta} * {node(param.i, param.l - 1)}"
 
 
 def listed(head: str, names: list[str], tail: str) -> list[str]:
@@ -186,7 +185,7 @@ def listed(head: str, names: list[str], tail: str) -> list[str]:
     return [line] if len(line) <= WIDTH else wrapped(f"{head}(", names, ", ", f"){tail}")
 
 
-def result(settings: Settings, nodes: list[tuple[int, int]], names: tuple[str, ...]) -> str:
+def result(settings: Settings, nodes: list[tuple[int, int]], params: tuple[Param, ...]) -> str:
     """After the last update: the final loss and every parameter."""
     depth = len(settings.layers) - 1
     lines = [
@@ -195,7 +194,7 @@ def result(settings: Settings, nodes: list[tuple[int, int]], names: tuple[str, .
         f'print(f"after {{epochs}} epochs: E = {{np.mean((y - {node(1, depth)}) ** 2):.15g}}")',
     ]
     for j, l in nodes:   # one line per node (longer ones in pieces): the weights into it, then its bias
-        into = [f"w{i}{j}_{l}" for i in range(1, settings.layers[l - 1] + 1)] + [f"b{j}_{l}"]
+        into = [str(param) for param in params if (param.l, param.j) == (l, j)]
         shown: list[str] = []
         for name in into:
             if shown and len(printed(shown + [name])) > WIDTH:

@@ -218,6 +218,20 @@ def test_random_init_seed_on_the_default_settings():
     assert a != plain.DESIGN_INIT
 
 
+def test_a_random_start_lets_init_name_parameters_of_other_shapes_but_not_other_keys():
+    """With init.random the listed values are not used, so they may belong to another shape of network
+    (a settings file kept for 1-2-1 while --set tries 1-3-1); a key that is no parameter name is still refused."""
+    on = ["init.random=true"]
+    assert config.load(LESSON_TOML, on + ["init.w99_5=1", "init.b9_1=2"]).init_random
+    for key in ["w1_1", "w123_1", "w01_1", "b12_1", "a1_1", "W11_1", "w11_1x"]:
+        with pytest.raises(SettingsError) as info:
+            config.load(LESSON_TOML, on + [f"init.{key}=1"])
+        assert str(info.value).startswith(f"init.{key}: expected random, seed or a parameter of layers [1, 2, 1] "
+                                          "(w11_1, b1_1, w12_1, b2_1, w11_2, w21_2, b1_2), got an unknown key")
+    with pytest.raises(SettingsError, match="^init.w99_5: .*got an unknown key$"):   # without random: no
+        config.load(LESSON_TOML, ["init.w99_5=1"])
+
+
 # ------------------------------------------------------------------ one table: defaults, --help, the README
 # engine/config.py describes every setting once (SETTINGS). These check that what the table says is
 # what the build does: the defaults it applies, the --help it prints, the README's table.

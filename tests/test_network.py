@@ -1,16 +1,17 @@
 """engine/network.py: gradients against finite differences, the loss against a plain MSE,
-parameter names and their order, pack/unpack, sigmoid, LaTeX names."""
+parameter names and their order, the Param type, pack/unpack, sigmoid, LaTeX names."""
 
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
 import pytest
 
 import plain_network as plain
-from engine.network import Network, latex_name, loss_and_gradient, predict, sigmoid
+from engine.network import Network, Param, latex_name, loss_and_gradient, predict, sigmoid
 
 ARCHITECTURES = [(1, 2, 1), (1, 3, 1), (1, 2, 2, 1)]
 H = 1e-6
@@ -114,6 +115,43 @@ def test_param_name_counts(layers, count):
     assert len(names) == count
     assert len(set(names)) == count
     assert list(names) == plain.names_for(layers)
+
+
+@pytest.mark.parametrize("layers", ARCHITECTURES + [(1, 1), (1, 9, 9, 1), (1, 4, 3, 2, 1)],
+                         ids=lambda l: "-".join(map(str, l)))
+def test_every_name_reads_as_the_param_it_names_and_back(layers):
+    names = plain.names_for(layers)   # written out independently, in the design's order
+    params = Network(layers).params
+    assert [str(param) for param in params] == names
+    for name, param in zip(names, params):
+        assert Param.parse(name) == param
+        key = plain.key_of(name)   # ('w', l, i, j) or ('b', l, j)
+        if key[0] == "w":
+            assert (param.kind, param.l, param.i, param.j) == key
+            assert param == Param.weight(key[2], key[3], key[1])
+        else:
+            assert (param.kind, param.l, param.j, param.i) == key + (None,)
+            assert param == Param.bias(key[2], key[1])
+
+
+@pytest.mark.parametrize("name,tex", [("w12_1", "w^{(1)}_{12}"), ("b2_1", "b^{(1)}_{2}"), ("w93_5", "w^{(5)}_{93}")])
+def test_param_latex_is_the_lesson_s_notation(name, tex):
+    assert Param.parse(name).latex == latex_name(name) == tex
+
+
+@pytest.mark.parametrize("bad", ["x1_1", "a1_1", "z2_1", "w12", "w_1", "b_1", "", "w12_1 ", " w12_1", "w12_1\n",
+                                 "W12_1", "w01_1", "w10_1", "w12_0", "w12_10", "w123_1", "w1_1", "b12_1", "b0_1",
+                                 "w\uff11\uff12_1", "w12-1", None, 12, ("w", 1, 2, 1)])
+def test_param_parse_refuses_what_is_not_a_parameter_name(bad):
+    with pytest.raises(ValueError, match=r"not a parameter name .*" + re.escape(repr(bad))):
+        Param.parse(bad)
+
+
+@pytest.mark.parametrize("fields", [("w", 1, 2), ("b", 1, 2, 1), ("v", 1, 1), ("w", 1, 1, 0), ("b", 0, 1),
+                                    ("b", 1, 10), ("w", 1, 1, 1.0)])
+def test_a_param_without_a_lesson_name_cannot_be_made(fields):
+    with pytest.raises(ValueError, match="not a parameter"):
+        Param(*fields)
 
 
 @pytest.mark.parametrize("layers", ARCHITECTURES, ids=lambda l: "-".join(map(str, l)))
