@@ -31,7 +31,7 @@ import stat
 import string
 import tomllib
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -51,6 +51,8 @@ from pygments.lexers import PythonLexer
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from engine.cache import Cache, Form, only_yours
+from engine.diagram import Diagram
+from engine.formulas import Formula, GradientCheck, InText
 from engine.mathtex import MathBatch
 from engine.network import Param, latex_name, predict, sigmoid
 from engine.numerals import MINUS, column, fixed, plain, sci, sig
@@ -103,6 +105,26 @@ class Figure:
         """Where the narrow layout is shown: where the wide one (100 px an inch) would show its 10-point
         words under 10 CSS px, that is, narrower than its width in points (72 an inch), plus the page's margins."""
         return f"(max-width: {round(self.width * 0.72) + 40}px)"
+
+
+@dataclass(frozen=True)
+class Explained:
+    """What the pages explain beyond the run's own numbers, built once (engine/pipeline.py explain).
+
+    The templates and the prose know each field by its name: formulas["node-a1_1"], example.k, checks.start.
+    """
+
+    formulas: dict[str, Formula]            # every formula of the lesson by id, each checked against backprop
+    example: dict[str, float]               # the sample the worked examples follow: k (from 1), x and y
+    in_text: InText                         # the nodes and parameters whose formulas the text writes out
+    diagrams: dict[str, Diagram]            # the network drawn for the "forward" and the "backward" pass
+    checks: dict[str, list[GradientCheck]]  # backprop against finite differences at the "start" and the "end"
+    starts: list[dict]                      # each random start beside this build's: seed, final_loss, wrong
+    client: dict                            # what the page's scripts need, inlined as JSON
+
+    def by_name(self) -> dict:
+        """Each field by its name, for the templates' context."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 def read_content(content: Path, path: Path) -> str:
@@ -752,7 +774,7 @@ class PageRenderer:
     """Renders the lesson pages of both languages into HTML strings."""
 
     def __init__(self, templates: Path, content: Path, run: Run, batch: MathBatch,
-                 figures: dict[str, dict[str, Figure]], explained: dict, cache: Cache | None = None):
+                 figures: dict[str, dict[str, Figure]], explained: Explained, cache: Cache | None = None):
         self.templates = templates
         self.content = content
         self.run = run
@@ -762,7 +784,10 @@ class PageRenderer:
         self.script_parts = script_parts(run.settings)   # the lesson's script (engine/script.py), in parts
         self.script_html: dict[str, str] = {}            # part -> highlighted
         self.strings = load_strings(content)
-        self.values = {**lesson_values(run), **explained, "glossary": load_glossary(content)}
+        self.explained = explained
+        # What every page may use, whatever its language: read-only, as the prose's sandbox sees it too.
+        self.shared = types.MappingProxyType({**lesson_values(run), **explained.by_name(),
+                                              "glossary": load_glossary(content)})
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates),
             autoescape=jinja2.select_autoescape(["html"], default_for_string=True, default=True),
@@ -803,7 +828,7 @@ class PageRenderer:
 
     def formula(self, formula_id: str, which: str, page: str) -> Markup:
         """A displayed formula of the engine's set, by id: its symbolic or numeric form."""
-        formulas = self.values["formulas"]
+        formulas = self.explained.formulas
         if not isinstance(formula_id, str) or formula_id not in formulas:
             raise jinja2.TemplateRuntimeError(f"formula(): expected a formula id among {', '.join(formulas)}, "
                                               f"got {formula_id!r}")
@@ -828,7 +853,7 @@ class PageRenderer:
     def page_context(self, lang: str, page: str, root: str = "../") -> dict:
         """Everything a template on this page may use; `root` leads from the page to the site root."""
         return {
-            **self.values,
+            **self.shared,
             "lang": lang,
             "root": root,
             "t": self.strings[lang],

@@ -24,8 +24,8 @@ import numpy as np
 
 from engine import config, diagram, formulas, images, mathfont, mathtex, output, train
 from engine.cache import FOLDER as cache_folder, Cache, Form
-from engine.pages import (LANGS, ContentError, Figure, PageRenderer, alt_texts, code_stylesheet, load_strings,
-                          misclassified, starts_alt)
+from engine.pages import (LANGS, ContentError, Explained, Figure, PageRenderer, alt_texts, code_stylesheet,
+                          load_strings, misclassified, starts_alt)
 from engine.script import SCRIPT_FILE, lesson_script
 from engine.single_file import single_page
 from engine.strict import check
@@ -159,11 +159,7 @@ def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list
     with clock.step("figures (started)"):
         collect = helpers.drawing.run([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
     with clock.step("pages"):
-        explained = explain(run)
-        # Each random start beside this build's: its final loss, and how many points it still gets wrong.
-        explained["starts"] = [{"seed": seed, "final_loss": other.final_loss, "wrong": misclassified(other)}
-                               for seed, other in others]
-        explained["client"] = client_data(run)
+        explained = explain(run, others)
         files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache, temml)
     # What needs no drawing is done while the workers finish theirs.
     files.update(static_files(paths.templates / "static"))
@@ -273,8 +269,9 @@ def runs_form(settings: config.Settings) -> Form:
     return Form({"run": train.RECORD, "others": [(int, train.RECORD)]}, dump, read)
 
 
-def explain(run: train.Run) -> dict:
-    """The formulas, diagrams and gradient checks of the lesson, each number checked against backprop."""
+def explain(run: train.Run, others: list[tuple[int, train.Run]]) -> Explained:
+    """The formulas, diagrams and gradient checks of the lesson, each number checked against backprop; the random
+    starts (`others`) beside the run; what the page's scripts need."""
     network, points = run.settings.network, run.settings.points
     start = run.named(run.initial.params)
     lesson_formulas = formulas.lesson_formulas(network, start, points)
@@ -289,18 +286,22 @@ def explain(run: train.Run) -> dict:
                            for l in range(1, network.depth + 1) for j in range(1, network.layers[l] + 1)}}
     # The backward diagram opens on the example sample's own gradients (its cards say so), not the mean.
     sample_grads = formulas.sample_gradients(network, start, nodes, y)
-    return {
-        "formulas": lesson_formulas,
-        "example": {"k": k + 1, "x": x, "y": y},
-        "in_text": formulas.in_text(network),
-        "diagrams": {
+    return Explained(
+        formulas=lesson_formulas,
+        example={"k": k + 1, "x": x, "y": y},
+        in_text=formulas.in_text(network),
+        diagrams={
             "forward": diagram.draw(network, "forward", start, forward_numbers),
             "backward": diagram.draw(network, "backward", sample_grads, backward_numbers,
                                      formulas.local_derivatives(network, start, nodes, y), k + 1),
         },
-        "checks": {"start": formulas.gradient_checks(network, run.initial.params, points),
-                   "end": formulas.gradient_checks(network, run.final_params, points)},
-    }
+        checks={"start": formulas.gradient_checks(network, run.initial.params, points),
+                "end": formulas.gradient_checks(network, run.final_params, points)},
+        # Each random start beside this build's: its final loss, and how many points it still gets wrong.
+        starts=[{"seed": seed, "final_loss": other.final_loss, "wrong": misclassified(other)}
+                for seed, other in others],
+        client=client_data(run),
+    )
 
 
 def client_data(run: train.Run) -> dict:
@@ -371,7 +372,7 @@ def animation_files(drawn: list[dict[str, bytes]], count: int) -> dict[str, byte
     return dict(sorted(files.items()))
 
 
-def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: dict, cache: Cache,
+def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: Explained, cache: Cache,
                  temml: mathtex.Temml | None = None) -> dict[str, bytes]:
     """Every page, the cards' formulas (assets/cards.js) and the math font they use.
 
@@ -407,13 +408,13 @@ def template_place(err: jinja2.TemplateError) -> str:
     return places[-1] if places else getattr(err, "filename", None) or "templates"
 
 
-def card_formulas(explained: dict, batch: mathtex.MathBatch) -> dict[str, str]:
+def card_formulas(explained: Explained, batch: mathtex.MathBatch) -> dict[str, str]:
     """The diagram cards' formulas (placeholders until rendered), by "formula-id:symbolic", ":numeric" (one
     sample's numbers, the card's own form where it has one) and ":mean" (gradients: the mean over the samples)."""
     found = {}
-    for drawn in explained["diagrams"].values():
+    for drawn in explained.diagrams.values():
         for item in drawn.items:
-            formula = explained["formulas"][item.formula]
+            formula = explained.formulas[item.formula]
             forms = {"symbolic": formula.symbolic, "numeric": formula.card or formula.numeric, "mean": formula.mean}
             for which, tex in forms.items():
                 if tex:

@@ -7,6 +7,7 @@ must lie within half a unit of its last digit from the true value.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from html.parser import HTMLParser
@@ -16,7 +17,10 @@ import pytest
 
 import plain_network as plain
 from engine import formulas
-from engine.pipeline import Paths, build
+from engine.mathtex import MathBatch
+from engine.pages import PageRenderer
+from engine.pipeline import Paths, build, explain
+from sitetools import ROOT
 
 LANGS = ("zh", "en")
 
@@ -187,3 +191,29 @@ def test_a_wrong_gradient_factor_fails_the_build_and_keeps_the_site(monkeypatch,
     with pytest.raises(formulas.FormulaMismatch, match="grad-"):
         build(Paths(out=out, cache=None))  # no cache: a cached site would skip the formulas
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_the_pages_see_what_the_build_explained_by_the_names_the_prose_uses(default_run):
+    """engine/pipeline.py explain builds the Explained once; the renderer hands its fields, with the run's
+    numbers, to every template and section under the names the prose is written with, read-only."""
+    others = [(seed, default_run) for seed in (1, 2)]   # any runs will do: the starts only report them
+    explained = explain(default_run, others)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        explained.starts = []
+    renderer = PageRenderer(ROOT / "templates", ROOT / "content", default_run, MathBatch(), {"zh": {}, "en": {}},
+                            explained)
+    context = renderer.page_context("en", "test")
+    for name in ("formulas", "example", "in_text", "diagrams", "checks", "starts", "client", "glossary", "settings",
+                 "n", "points", "layers", "init", "init_pred", "init_loss", "final", "param_names", "param_count",
+                 "snapshots", "epochs", "learning_rate", "display_every", "loss_at", "first_below", "random_init"):
+        assert name in context, name
+    # The DESIGN's 12 points and 7 parameters; the worked example is the first point that fits, (2.7, 1).
+    assert (context["n"], context["param_count"]) == (12, 7)
+    assert context["param_names"] == plain.DESIGN_NAMES_121
+    assert dict(context["example"]) == {"k": 5, "x": 2.7, "y": 1.0}
+    assert [start["seed"] for start in context["starts"]] == [1, 2]
+    assert context["client"]["names"] == list(plain.DESIGN_NAMES_121)
+    assert {"node-a1_1", "grad-w11_1", "term-b1_2"} <= set(context["formulas"])
+    assert set(context["diagrams"]) == {"forward", "backward"} and set(context["checks"]) == {"start", "end"}
+    with pytest.raises(TypeError):
+        renderer.shared["n"] = 13

@@ -39,9 +39,7 @@ def lesson_formulas(default_run) -> list[tuple[str, bool]]:
             super().render(*args, **kwargs)
 
     others = []
-    explained = pipeline.explain(default_run)
-    explained["starts"] = []
-    explained["client"] = pipeline.client_data(default_run)
+    explained = pipeline.explain(default_run, others)
     strings = pipeline.load_strings(ROOT / "content")
     original = mathtex.MathBatch
     try:

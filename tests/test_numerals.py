@@ -40,8 +40,10 @@ def test_a_few_numbers_as_the_page_writes_them():
 def test_the_prose_puts_numbers_into_formulas_and_code_with_the_ascii_sign(default_run):
     from engine.mathtex import MathBatch
     from engine.pages import PageRenderer
+    from engine.pipeline import explain
     batch = MathBatch()
-    renderer = PageRenderer(ROOT / "templates", ROOT / "content", default_run, batch, {"zh": {}, "en": {}}, {})
+    renderer = PageRenderer(ROOT / "templates", ROOT / "content", default_run, batch, {"zh": {}, "en": {}},
+                            explain(default_run, []))
     x = fixed(-1.5, 1)
     md = renderer.markdown("test")
     html = md.render(f"Text {x}, formula $w = {x}$, code `w = {x}`.\n\n$$\nb = {x}\n$$\n\n"

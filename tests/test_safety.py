@@ -833,7 +833,9 @@ def test_no_ui_string_adds_markup(injected_site):
 def test_autoescape_is_on_in_every_jinja_environment(default_run):
     from engine.mathtex import MathBatch
     from engine.pages import PageRenderer
-    renderer = PageRenderer(ROOT / "templates", ROOT / "content", default_run, MathBatch(), {"zh": {}, "en": {}}, {})
+    from engine.pipeline import explain
+    renderer = PageRenderer(ROOT / "templates", ROOT / "content", default_run, MathBatch(), {"zh": {}, "en": {}},
+                            explain(default_run, []))
     for env in (renderer.env, renderer.prose_env):
         assert all(env.autoescape(name) for name in ("page.html", "en/01-network.md", "x.txt", None))
         assert env.from_string("{{ v }}").render(v="<script>&") == "&lt;script&gt;&amp;"
