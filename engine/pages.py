@@ -310,6 +310,7 @@ def lesson_values(run: Run) -> dict:
         "frame_count": len(run.snapshots),
         "fit_xs": xs[ys >= 0.5].tolist(),
         "fail_xs": xs[ys < 0.5].tolist(),
+        "bump_data": is_bump(xs, ys),
         "loss_at": lambda epoch: run.losses[epoch - 1],
         # The first epoch whose loss is below a level (None if none is): where the loss curve crosses it.
         "first_below": lambda level: next((e for e, loss in enumerate(run.losses, start=1) if loss < level), None),
@@ -321,6 +322,14 @@ def lesson_values(run: Run) -> dict:
         # The first epoch whose loss is above the one before (a step that overshot), if any.
         "first_rise": next((e for e in range(2, len(run.losses) + 1) if run.losses[e - 1] > run.losses[e - 2]), None),
     }
+
+
+def is_bump(xs: np.ndarray, ys: np.ndarray) -> bool:
+    """Whether the data, read from the smallest size up, go "does not fit", "fits", "does not fit" (the lesson's
+    bump: each of the three stretches at least one point, a label of 0.5 or more fitting)."""
+    fits = ys[np.argsort(xs, kind="stable")] >= 0.5
+    runs = [bool(fit) for k, fit in enumerate(fits) if k == 0 or fit != fits[k - 1]]
+    return runs == [False, True, False]
 
 
 def misclassified(run: Run) -> int:
