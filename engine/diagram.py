@@ -30,6 +30,7 @@ SUPER = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 WIDTH = 380
 SIDE = 50          # room left and right of the outermost nodes of a layer of three or more
+MIN_SPREAD = 84    # centre to centre within a layer at the least: two nodes and their labels side by side
 ROW = 150          # vertical distance between two layers
 LOSS_ROW = 96      # ... and between the output and the loss node above it
 RADIUS = 34
@@ -81,21 +82,27 @@ def slot(key: str, value: float | None, digits: int = 3) -> str:
     return f'<tspan data-slot="{key}" data-digits="{digits}">{text}</tspan>'
 
 
-def positions(network: Network, loss: bool) -> tuple[dict[tuple[int, int], tuple[float, float]], int]:
-    """Centre of every node, the output layer on top (under the loss node, if any), and the height."""
+def drawing_width(network: Network) -> int:
+    """WIDTH, or wider for a layer of more than four nodes, so that no two nodes overlap (the page scrolls it)."""
+    return max(WIDTH, 2 * SIDE + (max(network.layers) - 1) * MIN_SPREAD)
+
+
+def positions(network: Network, loss: bool) -> tuple[dict[tuple[int, int], tuple[float, float]], int, int]:
+    """Centre of every node, the output layer on top (under the loss node, if any), the height and the width."""
     top = 44 + (LOSS_ROW if loss else 0)
+    width = drawing_width(network)
     centres = {}
     for l, count in enumerate(network.layers):
         y = top + ROW * (network.depth - l)
-        spread = 180 if count == 2 else (WIDTH - 2 * SIDE) / max(1, count - 1)  # wide layers use it all
+        spread = 180 if count == 2 else (width - 2 * SIDE) / max(1, count - 1)  # wide layers use it all
         for j in range(1, count + 1):
-            centres[l, j] = (WIDTH / 2 + (j - (count + 1) / 2) * spread, y)
-    return centres, int(top + ROW * network.depth + 48)
+            centres[l, j] = (width / 2 + (j - (count + 1) / 2) * spread, y)
+    return centres, int(top + ROW * network.depth + 48), width
 
 
-def side_of(x: float) -> int:
+def side_of(x: float, width: int) -> int:
     """-1 for a node left of the middle, +1 otherwise: labels go to the node's outer side."""
-    return -1 if x < WIDTH / 2 - 1 else 1
+    return -1 if x < width / 2 - 1 else 1
 
 
 def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: dict[str, float],
@@ -107,12 +114,12 @@ def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: d
     (backward only) the local derivatives by slot key: dy, s:j_l, p:name, a:i_l.
     """
     backward = pass_ == "backward"
-    centres, height = positions(network, backward)
+    centres, height, width = positions(network, backward)
     prefix = "bwd" if backward else "fwd"
     # Past 1-2-1 the edges crowd together: labels keep only the numbers (the cards name them).
     compact = network.depth > 2 or max(network.layers) > 2
     factors = factors or {}
-    parts: list[tuple[Item, str]] = [node_part(prefix, pass_, network, 0, 1, centres, node_numbers, factors)]
+    parts: list[tuple[Item, str]] = [node_part(prefix, pass_, network, 0, 1, centres, node_numbers, factors, width)]
     # In the order of the computation: each node after the edges and bias that
     # feed it, so Tab walks the forward pass (and the backward pass reversed).
     for param in network.params:
@@ -130,16 +137,18 @@ def draw(network: Network, pass_: str, values: dict[str, float], node_numbers: d
             chain = {"w": (plain, f"p:{name}"), "in": own} if backward else {}
             # The input's edges keep their labels low, clear of the bias tags under the nodes they feed.
             at = (EDGE_LABEL_AT if abs(source[0] - target[0]) > 1 else 0.55) if layer == 1 else 0.5
-            parts.append((item, edge_svg(item.id, source, target, label, backward, chain, factors, at)))
+            parts.append((item, edge_svg(item.id, source, target, label, backward, chain, factors, at, width)))
         else:
-            parts.append((item, bias_svg(item.id, target, label, backward)))
-            parts.append(node_part(prefix, pass_, network, layer, j, centres, node_numbers, factors))
+            parts.append((item, bias_svg(item.id, target, label, backward, width)))
+            parts.append(node_part(prefix, pass_, network, layer, j, centres, node_numbers, factors, width))
     if backward:
         parts.reverse()
     arrow = f"{prefix}-arrow"
     loss = loss_svg(centres[network.depth, 1], node_numbers.get("E"), factors.get("dy"), sample) if backward else ""
+    # A wider drawing keeps the lesson drawing's scale (its labels 12 px on a phone) and scrolls sideways.
+    wide = f' style="max-width:{24 * width / WIDTH:.1f}rem;min-width:{343 * width / WIDTH:.0f}px"' if width > WIDTH else ""
     svg = (
-        f'<svg class="diagram-svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
+        f'<svg class="diagram-svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}"{wide} '
         f'role="group">'
         f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="dg-arrowhead"/></marker></defs>'
@@ -163,7 +172,7 @@ def two_lines(x: float, y: float, anchor: str, first: str, second: str, css: str
 
 
 def node_part(prefix: str, pass_: str, network: Network, l: int, j: int, centres,
-              node_numbers: dict[str, float], factors: dict[str, float]) -> tuple[Item, str]:
+              node_numbers: dict[str, float], factors: dict[str, float], width: int) -> tuple[Item, str]:
     """The item and markup of one node."""
     name, plain = node_name(l, j)
     item = Item(f"{prefix}-{name}", "node", name, ("node-" if pass_ == "forward" else "grad-") + name)
@@ -178,7 +187,7 @@ def node_part(prefix: str, pass_: str, network: Network, l: int, j: int, centres
     if pass_ == "backward" and l > 0:
         # sigma'(z) = a(1 - a): the step from this node's a back to its z, above the node on its
         # outer side, clear of the arrows coming in (left of the output, under the loss link).
-        side = side_of(x)
+        side = side_of(x, width)
         fx, fy, anchor = ((x - RADIUS - 6, y + 5, "end") if l == network.depth
                           else (x + side * 8, y - RADIUS - 6, "end" if side < 0 else "start"))
         inner += (f'<text class="dg-label dg-factor dg-factor-s" data-factor="s:{j}_{l}" x="{fx:.1f}" '
@@ -194,7 +203,7 @@ def focusable(item_id: str, kind: str, inner: str) -> str:
 
 
 def edge_svg(item_id: str, source, target, label: tuple[str, str], backward: bool,
-             chain: dict[str, tuple[str, str]], factors: dict[str, float], at: float) -> str:
+             chain: dict[str, tuple[str, str]], factors: dict[str, float], at: float, width: int) -> str:
     """An arrow between two nodes with a wide invisible band that is easy to point at.
 
     `chain` (backward only) holds the two local derivatives the edge can stand for on a
@@ -209,7 +218,7 @@ def edge_svg(item_id: str, source, target, label: tuple[str, str], backward: boo
     if backward:
         sx, sy, ex, ey = ex, ey, sx, sy
     lx, ly = x1 + (x2 - x1) * at, y1 + (y2 - y1) * at
-    outward = side_of(x2) if abs(x2 - x1) > 1 else 1
+    outward = side_of(x2, width) if abs(x2 - x1) > 1 else 1
     tx, anchor = lx + outward * 14, "start" if outward > 0 else "end"
     inner = (
         f'<line class="dg-hit" x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}"/>'
@@ -222,17 +231,17 @@ def edge_svg(item_id: str, source, target, label: tuple[str, str], backward: boo
     return focusable(item_id, "edge", inner)
 
 
-def bias_svg(item_id: str, centre, label: tuple[str, str], backward: bool) -> str:
+def bias_svg(item_id: str, centre, label: tuple[str, str], backward: bool, drawing: int) -> str:
     """A bias as a tag joined to its node: beside a node in the middle, else below it on the outer side."""
     x, y = centre
     width, lines = (84, 2) if label[0] else (58, 1)
     height = 12 + 16 * lines
-    if abs(x - WIDTH / 2) < 1:
+    if abs(x - drawing / 2) < 1 and drawing == WIDTH:   # beside the middle node, unless the layer is wide
         left, top = x + RADIUS + 10, y - height / 2
         joint = (left, y, x + RADIUS, y)
     else:
-        side = side_of(x)
-        left = min(max(2, x + side * 4 - (width if side < 0 else 0)), WIDTH - 2 - width)
+        side = side_of(x, drawing)
+        left = min(max(2, x + side * 4 - (width if side < 0 else 0)), drawing - 2 - width)
         top = y + RADIUS + 8
         joint = (left + width / 2, top, x + side * RADIUS * 0.6, y + RADIUS * 0.8)
     cx = left + width / 2

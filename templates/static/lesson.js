@@ -386,8 +386,14 @@
      reading every box's width at once would make the browser lay out the whole page before
      the reader can do anything (sections off screen wait until they are near, style.css). */
   function checkScroller(box) {
-    if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
-    else if (!box.hasAttribute("role")) box.removeAttribute("tabindex");
+    if (box.scrollWidth > box.clientWidth + 1) {
+      box.setAttribute("tabindex", "0");
+      // A drawing wider than its box (a layer of five or more nodes) opens on its middle: x and the output.
+      if (box.classList.contains("diagram-canvas") && !box.hasAttribute("data-centred")) {
+        box.setAttribute("data-centred", "");
+        box.scrollLeft = (box.scrollWidth - box.clientWidth) / 2;
+      }
+    } else if (!box.hasAttribute("role")) box.removeAttribute("tabindex");
   }
 
   function makeScrollersFocusable() {
