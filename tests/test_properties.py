@@ -63,7 +63,8 @@ def layer_lists(draw, max_hidden: int = config.MAX_LAYERS - 2, max_nodes: int = 
 
 @st.composite
 def valid_raw(draw, x=finite(-config.MAX_ABS_X, config.MAX_ABS_X), layers=layer_lists(),
-              max_epochs: int = config.MAX_EPOCHS, values=finite(-1e6, 1e6), rates=finite(1e-6, 1e6)):
+              max_epochs: int = config.MAX_EPOCHS, values=finite(-1e6, 1e6), rates=finite(1e-6, 1e6),
+              max_points: int = 12):
     """A settings table as lesson.toml would hold it: valid, and anywhere in the valid range."""
     shape = draw(layers)
     network = Network(tuple(shape))
@@ -74,7 +75,7 @@ def valid_raw(draw, x=finite(-config.MAX_ABS_X, config.MAX_ABS_X), layers=layer_
     fewest = next(d for d in range(max(1, epochs // config.MAX_FRAMES), epochs + 1)
                   if config.frame_count(epochs, d) <= config.MAX_FRAMES)
     return {
-        "data": {"points": draw(st.lists(st.tuples(x, LABEL).map(list), min_size=2, max_size=12))},
+        "data": {"points": draw(st.lists(st.tuples(x, LABEL).map(list), min_size=2, max_size=max_points))},
         "network": {"layers": shape},
         "init": init,
         "train": {"learning_rate": draw(rates), "epochs": epochs,
@@ -191,10 +192,11 @@ def test_training_records_what_the_network_computes(raw):
 
 # ------------------------------------------------------------------ random valid settings, built
 
-# Every accepted setting, with two limits that only keep a build short (neither leaves out a kind of
-# setting): at most 400 epochs (more epochs train longer and draw no other kind of page) and the
-# valid_raw's 12 points (tests/test_safety.py builds 1,000).
-BUILDABLE = valid_raw(max_epochs=400)
+# Every accepted setting (every shape, any number of points, starting values and steps anywhere in
+# their limits), with one limit that only keeps a build short: at most 400 epochs. More epochs train
+# longer and draw more frames, but build no other kind of page (tests/test_safety.py builds 100,000).
+BUILDABLE = valid_raw(max_epochs=400, values=finite(-config.MAX_ABS_START, config.MAX_ABS_START),
+                      max_points=config.MAX_POINTS)
 
 
 @pytest.fixture(scope="module")
