@@ -463,21 +463,21 @@ class InText:
     params: tuple[str, ...]              # in the lesson's order
     complete: bool                       # every node and parameter is among them
     x_paths: int                         # paths from x to the loss, the most any node has
-    summarised: bool                     # some formula names its paths Pi_1, Pi_2, ... (more than MOST_PATHS)
+    param_paths: int                     # paths from a first-layer parameter, the most any parameter has
 
 
 def in_text(network: Network) -> InText:
     """Which formulas the text shows for this network (see InText)."""
     every = tuple((l, j) for l in range(1, network.depth + 1) for j in range(1, network.layers[l] + 1))
-    x_paths = math.prod(network.layers[1:-1])
+    x_paths, param_paths = math.prod(network.layers[1:-1]), math.prod(network.layers[2:-1])
     if len(network.param_names) <= ALL_IN_TEXT:
-        return InText(every, network.param_names, True, x_paths, x_paths > MOST_PATHS)
+        return InText(every, network.param_names, True, x_paths, param_paths)
     ends = lambda count: sorted({1, count})   # noqa: E731  the first and the last of 1..count
     nodes = tuple((l, j) for l in range(1, network.depth + 1) for j in ends(network.layers[l]))
     params = []
     for l, j in nodes:
         params += [str(Param.weight(i, j, l)) for i in ends(network.layers[l - 1])] + [str(Param.bias(j, l))]
-    return InText(nodes, tuple(params), False, x_paths, x_paths > MOST_PATHS)
+    return InText(nodes, tuple(params), False, x_paths, param_paths)
 
 
 @dataclass(frozen=True)
