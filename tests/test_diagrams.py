@@ -508,3 +508,44 @@ def test_labels_are_readable_on_a_phone(phone, default_site, lang):
         x, out = (page.locator(f"#{prefix}-{n}").bounding_box() for n in ("x", "a1_2"))
         assert x["y"] > out["y"] + out["height"]
     page.close()
+
+
+def overlapping(a: dict, b: dict, gap: float = 0.5) -> bool:
+    """Whether two boxes (the browser's bounding boxes) overlap by more than `gap` px each way."""
+    return (a["x"] + a["width"] - gap > b["x"] and b["x"] + b["width"] - gap > a["x"]
+            and a["y"] + a["height"] - gap > b["y"] and b["y"] + b["height"] - gap > a["y"])
+
+
+@pytest.fixture(scope="module")
+def widest_site(tmp_path_factory):
+    """A 1-9-9-1 network: layers of nine nodes, far wider than the lesson's drawing."""
+    from engine.pipeline import Paths, build
+    out = tmp_path_factory.mktemp("widest") / "site"
+    build(Paths(out=out), ["network.layers=[1,9,9,1]", "init.random=true", "train.epochs=20",
+                           "train.display_every=10"])
+    return out
+
+
+def test_a_wide_layer_is_drawn_without_overlaps_and_scrolls_on_a_phone(phone, widest_site):
+    page = open_page(phone, widest_site)
+    page.evaluate("document.querySelectorAll('.lesson-section').forEach((s) => { s.style.contentVisibility = 'visible'; })")
+    for figure in FIGURES:
+        page.locator(figure).scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+        nodes = page.evaluate(f"Array.from(document.querySelectorAll('{figure} circle')).map(c => c.getBoundingClientRect().toJSON())")
+        tags = page.evaluate(f"Array.from(document.querySelectorAll('{figure} .dg-bias-box')).map(r => r.getBoundingClientRect().toJSON())")
+        assert len(nodes) == 1 + 9 + 9 + 1 and len(tags) == 9 + 9 + 1
+        for k, a in enumerate(nodes):
+            assert not any(overlapping(a, b) for b in nodes[k + 1:])
+            assert not any(overlapping(a, tag) for tag in tags), "a bias tag covers a node"
+        # Drawn at the lesson drawing's scale: a node's name as large as on the 1-2-1 drawing (>= 12 px)...
+        sizes = page.evaluate(f"Array.from(document.querySelectorAll('{figure} .dg-name')).map(t => t.getBoundingClientRect().height)")
+        assert min(sizes) >= 12
+        # ...so the drawing scrolls inside its box (which the keyboard can reach), not the page.
+        canvas = page.evaluate(f"(() => {{ const c = document.querySelector('{figure} .diagram-canvas'); "
+                               "return [c.scrollWidth, c.clientWidth, c.scrollLeft, c.getAttribute('tabindex')]; })()")
+        assert canvas[0] > canvas[1] and canvas[3] == "0"
+        assert abs(canvas[2] - (canvas[0] - canvas[1]) / 2) <= 1   # it opens on its middle: x and the output
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.errors == []
+    page.close()

@@ -2,15 +2,15 @@
 
 - Valid settings always validate, survive a round trip through `--set`, and train into a run
   whose every recorded number agrees with the network's own loss and gradient.
-- A few random valid settings are built into real sites whose run.json is consistent.
+- A few random valid settings, drawn from everything the validator accepts, are built under --strict
+  into real sites whose run.json is consistent; so are the settings that once broke the build.
 - Invalid settings always fail with one line that names the key, never another exception;
   through build.py that is exit status 1, no traceback, and the existing site untouched.
 
 Builds take seconds, so those properties draw few examples; the cheap ones draw many.
 The examples are the same on every run (tests/conftest.py: the "repeatable" profile, no example
 database); `pytest --hypothesis-profile=long tests/test_properties.py` draws ten times as many,
-new ones each time. Settings known to break the build for reasons outside the settings (content and
-formula bugs) are kept out of the random builds and pinned below as strict xfails.
+new ones each time.
 """
 
 from __future__ import annotations
