@@ -3,8 +3,8 @@
 Pages are rendered first with a placeholder wherever a formula goes; the
 placeholders are collected in a `MathBatch` and sent to node section by
 section (starting node costs about 0.1 s, so once per build rather than once
-per formula; it starts as soon as the run is trained, so that cost overlaps
-other work), and the answers are substituted at the end. A formula Temml
+per formula; it starts with the first section's formulas, so that cost
+overlaps the writing of the next), and the answers are substituted at the end. A formula Temml
 rejects stops the build with the formula and the page that holds it.
 
 The browser lays out MathML itself (MathML Core: Chromium, Firefox, Safari),

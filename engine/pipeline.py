@@ -1,8 +1,13 @@
 """The build as a recipe: settings -> training run -> figures and formulas -> pages -> site/.
 
-Every step returns values; the site's files are gathered in one dictionary
-(path inside the site -> bytes) and handed to `engine.output` at the very end,
-so nothing is written unless every step succeeded.
+`build` reads top to bottom in that order. Every step returns values; the
+site's files are gathered in one dictionary (path inside the site -> bytes)
+and handed to `engine.output` at the very end, so nothing is written unless
+every step succeeded. Two things happen side by side, because a cold build
+is CPU work for both cores: two worker processes draw the figures and frames
+(`Figures`, engine/workers.py) while this process writes the pages, and node
+renders each section's formulas while the next section is written
+(engine/mathtex.py).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from engine.pages import (LANGS, ContentError, Explained, Figure, PageRenderer, 
 from engine.script import SCRIPT_FILE, lesson_script
 from engine.single_file import single_page
 from engine.strict import check
-from engine.workers import Helpers, Job
+from engine.workers import Helpers, Job, Workers
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height: the wide layout, then the narrow one
@@ -119,77 +124,71 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
     """Build the whole site from the settings and sources, then write it (with `strict`, only if nothing warns).
 
     `single` (a path and a language) also writes that language's page as one self-contained file, together
-    with the site: both are written or neither. The helper processes (drawing workers, Temml's node) live in
-    the `with` block and are gone when this returns, whatever ends it.
+    with the site: both are written or neither.
     """
-    with Helpers() as helpers:
-        return build_with(helpers, Stopwatch(), paths, overrides, progress, strict, single)
-
-
-def build_with(helpers: Helpers, clock: Stopwatch, paths: Paths, overrides: list[str], progress: Progress | None,
-               strict: bool, single: tuple[Path, str] | None) -> Report:
-    """The build, with its helper processes."""
+    clock = Stopwatch()
     with clock.step("settings"):
-        out = output.check_target(paths.out)
-        if single:
-            output.check_single_file(single[0], out)
-        check_apart(paths.cache, out)
+        check_places(paths, single)
         cache = Cache(paths.cache)
         settings = config.load(paths.config, overrides)
         mathtex.check_installed()
         strings = load_strings(paths.content)
-        # Nothing changed since a build with the same settings, prose and templates: reuse it whole.
         site_key = cache.key("site", settings.as_dict(), folder_digest(paths.content), folder_digest(paths.templates))
-        previous = cache.load(site_key, SITE)
-    if previous is not None:
-        files, report = previous
-        found = check(files, paths.content, settings, strict)
-        with clock.step("write"):
-            left = output.write_site(files, paths.out, single_file(files, single))
-        return replace(report, out=paths.out, seconds=clock.seconds, cached=("site",), warnings=found, left=tuple(left))
-    jobs = drawing_jobs(settings, strings, cache)
-    drawn = {key: cache.load(key, DRAWN) for key in jobs}
-    missing = [key for key, files in drawn.items() if files is None]
-    if missing:
-        helpers.drawing.start()   # the workers import matplotlib while the network trains
-    with clock.step("train"):
-        run, others = cache.value("runs", settings.as_dict(),
-                                  lambda: train_with_comparisons(settings, progress), runs_form(settings))
-    temml = helpers.temml.start()   # not sooner: see engine/workers.py
-    with clock.step("figures (started)"):
-        collect = helpers.drawing.run([Job(jobs[key][0], (run, others, progress), jobs[key][1]) for key in missing])
-    with clock.step("pages"):
-        explained = explain(run, others)
-        files = render_pages(run, paths, describe_figures(run, others, strings), explained, cache, temml)
-    # What needs no drawing is done while the workers finish theirs.
-    files.update(static_files(paths.templates / "static"))
-    files["assets/code.css"] = code_stylesheet()
-    files.update(data_files(run))
-    files[SCRIPT_FILE] = lesson_script(run.settings).encode("utf-8")   # the lesson's own script, section 11
-    files[".nojekyll"] = b""
+    # A site built before from the same settings, prose and templates is written again as it was. A/B, a
+    # rebuild with nothing changed: SITE_CACHE_AB.
+    built = cache.load(site_key, SITE)
+    if built is None:
+        figures = Figures(settings, strings, cache)   # which figures and frames the cache does not hold
+        # The helper processes: two drawing workers and Temml's node. They live in this block and are gone
+        # when it ends, whatever ends it (engine/workers.py).
+        with Helpers() as helpers:
+            if figures.missing:
+                helpers.drawing.start()   # the workers import matplotlib while the network trains: EARLY_FORK_AB
+            with clock.step("run"):
+                run, others = cache.value("runs", settings.as_dict(), lambda: train_with_comparisons(settings, progress),
+                                          runs_form(settings))
+            figures.draw(helpers.drawing, run, others, progress)   # the workers draw while the pages are written
+            with clock.step("pages"):
+                files = pages(run, others, strings, paths, cache, helpers.temml)   # node renders their formulas
+            with clock.step("figures (waited for)"):
+                files |= figures.files()
+        files |= lesson_files(run, paths.templates)
+        built = files, site_report(files, run)
+        cache.save(site_key, built, SITE)
+        cache.trim()
+    files, report = built
     found = check(files, paths.content, settings, strict)   # reads the pages only
-    with clock.step("figures (waited for)"):
-        for key, result in zip(missing, collect()):
-            cache.save(key, result, DRAWN)
-            drawn[key] = result
-    files.update(animation_files(list(drawn.values()), len(run.snapshots)))
     with clock.step("write"):
         left = output.write_site(files, paths.out, single_file(files, single))
-    report = Report(
-        pages=sum(name.endswith(".html") for name in files),
-        frames=len(run.snapshots),
-        files=len(files),
-        total_bytes=sum(len(data) for data in files.values()),
-        gif_bytes=len(files["animation/training.gif"]),
-        final_loss=run.final_loss,
-        out=paths.out,
-        seconds=clock.seconds,
-        cached=tuple(sorted(set(cache.hits))),
-        warnings=found,
-    )
-    cache.save(site_key, (files, report), SITE)
-    cache.trim()
-    return replace(report, left=tuple(left))
+    return replace(report, out=paths.out, seconds=clock.seconds, cached=tuple(sorted(set(cache.hits))),
+                   warnings=found, left=tuple(left))
+
+
+def check_places(paths: Paths, single: tuple[Path, str] | None) -> None:
+    """Refuse, before any work, a site folder, single file or cache folder that cannot be written as asked."""
+    out = output.check_target(paths.out)
+    if single:
+        output.check_single_file(single[0], out)
+    check_apart(paths.cache, out)
+
+
+def pages(run: train.Run, others, strings: dict, paths: Paths, cache: Cache, temml: mathtex.Temml
+          ) -> dict[str, bytes]:
+    """The pages, with every formula and number of the run; the diagram cards' formulas and the math font."""
+    return render_pages(run, paths, describe_figures(run, others, strings), explain(run, others), cache, temml)
+
+
+def lesson_files(run: train.Run, templates: Path) -> dict[str, bytes]:
+    """The site's other files: style sheets and scripts, the run as data, the lesson's own script (section 11)."""
+    return {**static_files(templates / "static"), "assets/code.css": code_stylesheet(), **data_files(run),
+            SCRIPT_FILE: lesson_script(run.settings).encode("utf-8"), ".nojekyll": b""}
+
+
+def site_report(files: dict[str, bytes], run: train.Run) -> Report:
+    """What a new site holds, for the terminal and the cache."""
+    return Report(pages=sum(name.endswith(".html") for name in files), frames=len(run.snapshots), files=len(files),
+                  total_bytes=sum(len(data) for data in files.values()),
+                  gif_bytes=len(files["animation/training.gif"]), final_loss=run.final_loss, out=Path())
 
 
 def check_apart(cache: Path | None, out: Path) -> None:
@@ -341,16 +340,30 @@ def frame_shares(count: int) -> int:
     return 1 if count <= 100 else 4
 
 
-def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict[str, tuple[str, dict]]:
+# The drawing functions the workers run. engine.figures is imported in them, so in the workers only: the
+# build's own process, which writes the pages meanwhile, never spends the 0.21 s that importing matplotlib takes.
+
+def draw_frames(run: train.Run, others, progress: Progress | None, *, part: int, parts: int) -> dict[str, bytes]:
+    """One share of the animation's frames as PNG files (drawn in one share, the GIF too)."""
+    from engine import figures
+    return figures.frame_files(run, others, progress, part=part, parts=parts)
+
+
+def draw_figures(run: train.Run, others, progress: Progress | None, *, words: dict, group: str) -> dict[str, bytes]:
+    """One group of the lesson's figures as SVG files, in every language of `words`."""
+    from engine import figures
+    return figures.figure_files(run, others, progress, words=words, group=group)
+
+
+def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict[str, tuple[Callable, dict]]:
     """Cache key -> (drawing function, its options) of every group of figure files; the function takes the runs."""
     inputs = settings.as_dict()
     parts = frame_shares(len(train.snapshot_epochs(settings.epochs, settings.display_every)))
-    jobs = {cache.key("frames", inputs, part, parts): ("engine.figures.frame_files", {"part": part, "parts": parts})
+    jobs = {cache.key("frames", inputs, part, parts): (draw_frames, {"part": part, "parts": parts})
             for part in range(parts)}
     words = {lang: strings[lang]["figure"] for lang in LANGS}
     for group in FIGURE_GROUPS:
-        jobs[cache.key("figures", inputs, words, group)] = ("engine.figures.figure_files",
-                                                            {"words": words, "group": group})
+        jobs[cache.key("figures", inputs, words, group)] = (draw_figures, {"words": words, "group": group})
     return jobs
 
 
@@ -364,30 +377,48 @@ def drawn_files(data: None, files: dict[str, bytes]) -> dict[str, bytes]:
 DRAWN = Form(None, lambda files: (None, files), drawn_files)   # what a drawing job made: its files
 
 
-def animation_files(drawn: list[dict[str, bytes]], count: int) -> dict[str, bytes]:
-    """The drawn files: frames, figures and the GIF (made here if the frames came in several shares)."""
-    files = {name: data for result in drawn for name, data in result.items()}
-    if images.GIF not in files:
-        files[images.GIF] = images.gif_from_pngs([files[images.frame_name(k, count)] for k in images.gif_picks(count)])
-    return dict(sorted(files.items()))
+class Figures:
+    """The figures and frames of a build: those the cache holds, and the others drawn by the workers."""
+
+    def __init__(self, settings: config.Settings, strings: dict, cache: Cache):
+        self.cache = cache
+        self.jobs = drawing_jobs(settings, strings, cache)
+        self.drawn = {key: cache.load(key, DRAWN) for key in self.jobs}
+        self.missing = [key for key, files in self.drawn.items() if files is None]   # what must be drawn
+        self.count = len(train.snapshot_epochs(settings.epochs, settings.display_every))   # frames
+        self.collect: Callable[[], list] = list
+
+    def draw(self, workers: Workers, run: train.Run, others, progress: Progress | None) -> None:
+        """Hand what must be drawn to the workers, who start on it at once."""
+        self.collect = workers.run([Job(function, (run, others, progress), options)
+                                    for function, options in (self.jobs[key] for key in self.missing)])
+
+    def files(self) -> dict[str, bytes]:
+        """Every frame and figure, and the GIF (made here if the frames came in several shares)."""
+        for key, result in zip(self.missing, self.collect()):
+            self.cache.save(key, result, DRAWN)
+            self.drawn[key] = result
+        files = {name: data for result in self.drawn.values() for name, data in result.items()}
+        if images.GIF not in files:
+            files[images.GIF] = images.gif_from_pngs([files[images.frame_name(k, self.count)]
+                                                      for k in images.gif_picks(self.count)])
+        return dict(sorted(files.items()))
 
 
 def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: Explained, cache: Cache,
                  temml: mathtex.Temml | None = None) -> dict[str, bytes]:
     """Every page, the cards' formulas (assets/cards.js) and the math font they use.
 
-    The formulas go to Temml as they are written (the renderer sends each section's), so node renders
-    them while the rest of the pages is written.
+    The formulas go to Temml as they are written (the renderer sends each section's, the cards' with the
+    first), so node renders them while the rest of the pages is written.
     """
     batch = mathtex.MathBatch(cache, temml)
     renderer = PageRenderer(paths.templates, paths.content, run, batch, lesson_figures, explained, cache)
     cards = card_formulas(explained, batch)
-    batch.send()   # Temml starts on the cards' formulas at once...
     pages = {}
     try:
         for lang in LANGS:
             pages[f"{lang}/index.html"] = renderer.lesson(lang)
-            batch.send()   # ...and on the page's own (each section's went as it was written)
         pages["index.html"] = renderer.index()
         pages["404.html"] = renderer.not_found()
         renderer.keep_compiled()

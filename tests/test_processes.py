@@ -178,6 +178,24 @@ def test_the_next_build_removes_what_a_killed_one_left_but_not_what_a_running_on
     assert used.is_dir() and other.is_file()
 
 
+def test_a_build_on_one_core_starts_no_worker_and_makes_the_same_site(tmp_path):
+    """Confined to one core (the naive pipeline of benchmarks/build_time.py), the build draws in its own
+    process: only node runs beside it, and the site is the same, byte for byte."""
+    from engine.output import compare_sites
+    tag = uuid.uuid4().hex
+    process = subprocess.Popen([sys.executable, "build.py", "--no-cache", "--out", str(tmp_path / "one-core"), "-q",
+                                *SMALL], cwd=ROOT, env={**os.environ, TAG_VARIABLE: tag},
+                               preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))
+    most = 0
+    while process.poll() is None:
+        most = max(most, len(tagged(tag)))
+        time.sleep(0.005)
+    assert process.returncode == 0
+    assert 1 <= most <= 2, most   # the build, and node
+    assert run_cli("--out", str(tmp_path / "both"), "-q", "--no-cache", *SMALL).returncode == 0
+    assert compare_sites(tmp_path / "one-core", tmp_path / "both")[1] is None
+
+
 def children_of_this_process() -> list[str]:
     """This process's child processes, zombies included (a child not waited for stays one)."""
     found = []
@@ -205,11 +223,23 @@ def test_a_worker_that_dies_mid_job_stops_the_build_instead_of_leaving_it_waitin
     for _ in range(4):
         with Helpers() as helpers:
             helpers.drawing.start()
-            collect = helpers.drawing.run([Job("time.sleep", (0.5,)), Job("os._exit", (3,))])
+            collect = helpers.drawing.run([Job(time.sleep, (0.5,)), Job(os._exit, (3,))])
             started = time.monotonic()
             with pytest.raises(WorkerDied):
                 collect()
             assert time.monotonic() - started < 10
+    assert children_of_this_process() == before
+
+
+def test_the_workers_are_never_forked_once_node_runs():
+    """A worker forked then would hold node's input open: node would never end, and the build would wait a
+    minute for its formulas before failing."""
+    from engine.workers import Helpers
+    before = children_of_this_process()
+    with Helpers() as helpers:
+        helpers.temml.start()
+        with pytest.raises(RuntimeError, match="before"):
+            helpers.drawing.start()
     assert children_of_this_process() == before
 
 
