@@ -1,4 +1,4 @@
-"""How fast the lesson builds and how light the site is, against a naive pipeline.
+"""How fast the lesson builds and how light the site is, against the naive pipeline.
 
     python benchmarks/build_time.py [--runs 5]
 
@@ -6,11 +6,13 @@ Every build runs `python build.py` as a teacher does (a fresh process, so
 imports count), one kind after another in each round, so slow and fast
 moments of the machine spread over all kinds alike. Each row prints the
 median and the range. Nothing in the repository is touched: builds go to a
-temporary folder with their own cache and a copy of the prose.
+temporary folder with their own cache and a copy of the prose. The machine
+may be shared: each build waits (up to --wait seconds) for a moment in which
+the CPUs are idle.
 
-The naive baseline, written below, does the same training and frames the
-obvious way: a per-sample Python training loop, a new pyplot figure and
-`savefig` per frame, and imageio's default GIF writer.
+The naive pipeline is the same cold build confined to one core: the build
+then starts no drawing workers and draws in its own process, after the pages,
+and node shares the core with it. The same work, one step after another.
 """
 
 from __future__ import annotations
@@ -19,78 +21,65 @@ import argparse
 import gzip
 import http.server
 import functools
+import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NAIVE = textwrap.dedent("""
-    import io, math, sys, tomllib
-    from pathlib import Path
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import imageio.v2 as imageio
+class Timing(NamedTuple):
+    """One command's wall time, the CPU time of all its processes together, and the peak memory of the largest."""
 
-    settings = tomllib.loads(Path({config!r}).read_text())
-    points, init, train = settings["data"]["points"], settings["init"], settings["train"]
-    names = ["w11_1", "b1_1", "w12_1", "b2_1", "w11_2", "w21_2", "b1_2"]
-    p = {{name: float(init[name]) for name in names}}
-    sig = lambda z: 1 / (1 + math.exp(-z))
-
-    def forward(p, x):
-        a1, a2 = sig(p["w11_1"] * x + p["b1_1"]), sig(p["w12_1"] * x + p["b2_1"])
-        return a1, a2, sig(p["w11_2"] * a1 + p["w21_2"] * a2 + p["b1_2"])
-
-    losses, snapshots = [], []
-    for epoch in range(1, train["epochs"] + 1):
-        grads, loss = dict.fromkeys(names, 0.0), 0.0
-        for x, y in points:
-            a1, a2, yh = forward(p, x)
-            loss += (y - yh) ** 2 / len(points)
-            d2 = -2 * (y - yh) * yh * (1 - yh) / len(points)
-            d11, d12 = d2 * p["w11_2"] * a1 * (1 - a1), d2 * p["w21_2"] * a2 * (1 - a2)
-            for name, g in (("w11_2", d2 * a1), ("w21_2", d2 * a2), ("b1_2", d2), ("w11_1", d11 * x),
-                            ("b1_1", d11), ("w12_1", d12 * x), ("b2_1", d12)):
-                grads[name] += g
-        losses.append(loss)
-        if epoch == 1 or epoch % train["display_every"] == 0:
-            snapshots.append((epoch, loss, dict(p)))
-        p = {{name: p[name] - train["learning_rate"] * grads[name] for name in names}}
-
-    out = Path({out!r}); out.mkdir(parents=True, exist_ok=True)
-    xs = [0.3 + 6.5 * k / 299 for k in range(300)]
-    frames = []
-    for k, (epoch, loss, q) in enumerate(snapshots):
-        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
-        left.scatter([x for x, _ in points], [y for _, y in points])
-        left.plot(xs, [forward(q, x)[2] for x in xs])
-        right.plot(range(1, epoch + 1), losses[:epoch])
-        right.set_yscale("log")
-        fig.suptitle(f"epoch {{epoch}}  E = {{loss:.5f}}")
-        name = out / f"frame-{{k:03d}}.png"
-        fig.savefig(name, dpi=100)
-        plt.close(fig)
-        frames.append(imageio.imread(name))
-    imageio.mimsave(out / "training.gif", frames, duration=0.12, loop=0)
-""")
+    seconds: float
+    cpu: float
+    peak_kib: int
 
 
-def timed(command: list[str]) -> tuple[float, int]:
-    """Wall seconds of a command, and the peak memory (KiB) of the processes it ran."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def on_one_core() -> None:
+    """Confine this (child) process to the first core it may use: a build there starts no workers."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def timed(command: list[str], one_core: bool = False, wait: float = 0) -> Timing:
+    """Run a command (confined to one core if asked) and time it, once the machine is quiet (waiting at most
+    `wait` seconds). The peak is the largest of all the processes waited for so far (the kernel keeps no
+    other): of this one, if it is the first."""
+    wait_for_quiet(wait)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, preexec_fn=on_one_core if one_core else None)
     seconds = time.perf_counter() - start
-    return seconds, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return Timing(seconds, cpu, after.ru_maxrss)
+
+
+def idle_share(seconds: float) -> float:
+    """The share of the machine's CPU time that went unused over the next `seconds` (/proc/stat)."""
+    def counts() -> tuple[int, int]:
+        fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)   # idle and I/O wait; all
+    idle, total = counts()
+    time.sleep(seconds)
+    later_idle, later_total = counts()
+    return (later_idle - idle) / max(1, later_total - total)
+
+
+def wait_for_quiet(limit: float) -> bool:
+    """Wait (at most `limit` seconds) until the CPUs were 90% idle for half a second; whether they were."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if idle_share(0.5) >= 0.9:
+            return True
+    return False
 
 
 def build_command(content: Path, out: Path, cache: Path | None, overrides=()) -> list[str]:
@@ -147,7 +136,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds of every kind of build (default 5)")
     parser.add_argument("--no-scale", action="store_true", help="skip the 50,000-epoch build")
+    parser.add_argument("--wait", type=float, default=30, metavar="SECONDS",
+                        help="before each build, wait up to this long for a quiet machine (default 30)")
     runs = parser.parse_args().runs
+    measure = functools.partial(timed, wait=parser.parse_args().wait)
     work = Path(tempfile.mkdtemp(prefix="lesson-bench-"))
     try:
         content = work / "content"
@@ -156,32 +148,33 @@ def main() -> None:
         original = prose.read_text(encoding="utf-8")
         cache, out = work / "cache", work / "site"
         times = {name: [] for name in ("cold", "unchanged", "prose", "setting", "naive")}
+        cpu = {name: [] for name in ("cold", "naive")}
         memory = 0
         for round_ in range(runs):
-            shutil.rmtree(cache, ignore_errors=True)
-            seconds, peak = timed(build_command(content, work / f"cold-{round_}", cache))
-            times["cold"].append(seconds)
-            if round_ == 0:  # the first child process so far: its peak is this build's alone
-                memory = peak
-            shutil.rmtree(work / f"cold-{round_}")
+            for kind, one_core in (("cold", False), ("naive", True)):
+                shutil.rmtree(cache, ignore_errors=True)
+                cold = measure(build_command(content, work / f"{kind}-{round_}", cache), one_core)
+                times[kind].append(cold.seconds)
+                cpu[kind].append(cold.cpu)
+                if round_ == 0 and kind == "cold":  # the first child process so far: its peak is this build's alone
+                    memory = cold.peak_kib
+                shutil.rmtree(work / f"{kind}-{round_}")
             timed(build_command(content, out, cache))  # so that the next ones start from a built site
-            times["unchanged"].append(timed(build_command(content, out, cache))[0])
+            times["unchanged"].append(measure(build_command(content, out, cache)).seconds)
             prose.write_text(original.replace("\n\n", f"\n\nA sentence for round {round_}.\n\n", 1), encoding="utf-8")
-            times["prose"].append(timed(build_command(content, out, cache))[0])
+            times["prose"].append(measure(build_command(content, out, cache)).seconds)
             prose.write_text(original, encoding="utf-8")
             rate = f"train.learning_rate={0.5 + 0.01 * (round_ + 1)}"
-            times["setting"].append(timed(build_command(content, out, cache, [rate]))[0])
-            naive = [sys.executable, "-c", NAIVE.format(config=str(content / "lesson.toml"), out=str(work / "naive"))]
-            times["naive"].append(timed(naive)[0])
-            shutil.rmtree(work / "naive")
+            times["setting"].append(measure(build_command(content, out, cache, [rate])).seconds)
         timed(build_command(content, out, cache))
         ratio = statistics.median(times["naive"]) / statistics.median(times["cold"])
-        print(f"builds of the default lesson, {runs} rounds, median (min-max)")
-        print(f"  cold build (empty cache, new folder)   {summary(times['cold'])}")
+        print(f"builds of the default lesson, {runs} rounds, median (min-max); load average "
+              f"{' '.join(f'{load:.2f}' for load in os.getloadavg())} at the end")
+        print(f"  cold build (empty cache, new folder)   {summary(times['cold'])}, CPU {statistics.median(cpu['cold']):.2f} s")
         print(f"  rebuild, nothing changed               {summary(times['unchanged'])}")
         print(f"  rebuild after one paragraph of prose   {summary(times['prose'])}")
         print(f"  rebuild after one setting              {summary(times['setting'])}")
-        print(f"  naive pipeline (same training, frames) {summary(times['naive'])}")
+        print(f"  naive pipeline (cold build, one core)  {summary(times['naive'])}, CPU {statistics.median(cpu['naive']):.2f} s")
         print(f"  naive / cold                           {ratio:7.1f} x")
         print(f"  peak memory (largest process of a cold build) {memory / 1024:.0f} MiB")
         print("site")
@@ -195,7 +188,7 @@ def main() -> None:
                 print(f"  first screen of {page:<22} {seen[0] / 1024:7.0f} KiB  ({seen[1] / 1024:.0f} KiB gzipped)")
         if not parser.parse_args().no_scale:
             big = ["train.epochs=50000", "train.display_every=100"]
-            seconds, peak = timed(build_command(content, work / "big", None, big))
+            seconds, _, peak = measure(build_command(content, work / "big", None, big))
             print(f"50,000 epochs, 501 frames (no cache)     {seconds:7.2f} s, peak memory {peak / 1024:.0f} MiB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
