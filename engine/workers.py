@@ -177,7 +177,9 @@ class Workers:
 
     def close(self) -> None:
         """Kill both workers, also in the middle of a job, and wait until they are gone."""
-        if self.first is None:
+        # No pid: a Ctrl-C that came just before the signals were held was handled inside start(), before
+        # the fork (its handler runs at Python's next chance); there is no worker to stop.
+        if self.first is None or self.first.pid is None:
             return
         try:
             os.killpg(self.first.pid, signal.SIGKILL)
