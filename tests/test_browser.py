@@ -165,12 +165,24 @@ def test_language_switch_lands_on_the_section_being_read(playwright, tmp_path, s
     context.close()
 
 
+def settled_scroll(page, quiet_ms: int = 300, tries: int = 30) -> float:
+    """scrollY once it has stayed the same for `quiet_ms` (a busy machine lays the page out slowly)."""
+    last = page.evaluate("scrollY")
+    for _ in range(tries):
+        page.wait_for_timeout(quiet_ms)
+        now = page.evaluate("scrollY")
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the page kept scrolling for {tries * quiet_ms} ms")
+
+
 def test_focusing_the_switch_does_not_move_the_page(browser, site):
     """The sticky header is in view: giving its link the focus (Tab) must not scroll the page."""
     page = browser.new_page()
     page.goto((site / "en" / "index.html").as_uri() + "#backprop")
     page.wait_for_function("() => scrollY > 0")
-    before = page.evaluate("scrollY")
+    before = settled_scroll(page)   # the page puts the target in place once the sections above are laid out
     page.focus("a.lang-switch")
     page.wait_for_timeout(100)
     assert page.evaluate("scrollY") == before
