@@ -288,6 +288,6 @@ if __name__ == "__main__":
     # Everything is written and every helper has ended. Python's last garbage collections on the way
     # out would look through every object once more only to free what the process's end frees anyway:
     # frozen, the exit takes 0.02 s instead of 0.07 s (medians of 10 cold builds each, from here to the
-    # caller seeing the end).
+    # caller seeing the end; A/B, whole cold builds: 0.04 to 0.09 s).
     gc.freeze()
     sys.exit(status)

@@ -21,10 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from ab import compare, export  # noqa: E402
 
-FORK_EARLY = '''            if figures.missing:
-                # Forked now, the workers import matplotlib while the network trains, on the core the training
-                # leaves idle (forked after it, a cold build took 0.07 s longer, A/B).
-                helpers.drawing.start()
+FORK_EARLY = '''                helpers.drawing.start()
+            with clock.step("run"):
 '''
 DRAW = "            figures.draw(helpers.drawing, run, others, progress)"
 FORK_SECOND = '''            self.first.start()
@@ -51,7 +49,8 @@ TRICKS = {
                 pass
 '''),
         ("engine/workers.py", "    second = None\n    if first:\n", "    second = None\n    if False:\n")]),
-    "workers-before-training": ("cold", [("engine/pipeline.py", FORK_EARLY, ""),
+    "workers-before-training": ("cold", [("engine/pipeline.py", FORK_EARLY,
+                                          FORK_EARLY.replace("helpers.drawing.start()", "pass")),
                                          ("engine/pipeline.py", DRAW, "            if figures.missing:\n"
                                           "                helpers.drawing.start()\n" + DRAW)]),
     "gc-freeze-at-exit": ("cold", [("build.py", "    gc.freeze()\n", "")]),

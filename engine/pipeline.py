@@ -44,7 +44,7 @@ FIGURE_SIZES = {  # pixels at 100 dpi, for the <img> width and height: the wide 
 FRAME_SIZE = (800, 340)
 # The static figures in groups, each a drawing job (engine.figures.figure_files), the most work first:
 # the two workers take the frames and then these as they come free, so they finish close together (A/B,
-# all in one job: the 501-frame build took 0.33 s longer; the default one, with one share of frames, the same).
+# all in one job: the 501-frame build took 0.09 to 0.33 s longer; the default one, one share of frames, the same).
 FIGURE_GROUPS = ("data", "starts", "hidden", "loss")
 COMPARISON_SEEDS = (1, 2, 3, 4, 5)  # random starts set beside the configured one...
 COMPARISON_COUNT = 4                # ...this many of them
@@ -136,7 +136,7 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
         strings = load_strings(paths.content)
         site_key = cache.key("site", settings.as_dict(), folder_digest(paths.content), folder_digest(paths.templates))
     # A site built before from the same settings, prose and templates is written again as it was (a rebuild
-    # with nothing changed: 0.31 s; redoing the pages from the cache's parts took 0.12 s more, A/B).
+    # with nothing changed: 0.30 s; redoing the pages from the cache's parts took 0.11 s more, A/B).
     built = cache.load(site_key, SITE)
     if built is None:
         figures = Figures(settings, strings, cache)   # which figures and frames the cache does not hold
@@ -145,7 +145,7 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
         with Helpers() as helpers:
             if figures.missing:
                 # Forked now, the workers import matplotlib while the network trains, on the core the training
-                # leaves idle (forked after it, a cold build took 0.07 s longer, A/B).
+                # leaves idle (forked after it, a cold build took 0.07 to 0.14 s longer, A/B).
                 helpers.drawing.start()
             with clock.step("run"):
                 run, others = cache.value("runs", settings.as_dict(), lambda: train_with_comparisons(settings, progress),
@@ -341,14 +341,14 @@ def describe_figures(run: train.Run, others, strings: dict) -> dict[str, dict[st
 def frame_shares(count: int) -> int:
     """In how many shares to draw the frames: one job for a short run, one per core's turn for a long one.
 
-    A/B, 50,000 epochs (501 frames): in one share, the build took 0.52 s longer.
+    A/B, 50,000 epochs (501 frames): in one share, the build took 0.5 to 0.9 s longer.
     """
     return 1 if count <= 100 else 4
 
 
 # The drawing functions the workers run. engine.figures is imported in them, so in the workers only: the
 # build's own process, which writes the pages meanwhile, never spends the 0.21 s that importing matplotlib
-# takes (imported here, a cold build took 0.27 s longer, A/B).
+# takes (imported here, a cold build took 0.27 to 0.33 s longer, A/B).
 
 def draw_frames(run: train.Run, others, progress: Progress | None, *, part: int, parts: int) -> dict[str, bytes]:
     """One share of the animation's frames as PNG files (drawn in one share, the GIF too)."""
@@ -388,7 +388,7 @@ class Figures:
     """The figures and frames of a build: those the cache holds, and the others drawn by the workers.
 
     Without workers (on one core), they are drawn in this process when `files` asks for them: a cold
-    build then took 0.72 s longer (A/B, the workers not forked on two cores).
+    build then took 0.72 to 0.86 s longer (A/B, the workers not forked on two cores).
     """
 
     def __init__(self, settings: config.Settings, strings: dict, cache: Cache):
@@ -440,7 +440,7 @@ def render_pages(run: train.Run, paths: Paths, lesson_figures, explained: Explai
     cards = {key: batch.substitute(html) for key, html in cards.items()}
     return {**{name: html.encode("utf-8") for name, html in pages.items()},
             "assets/cards.js": cards_script(cards),
-            # The cache keeps the cut-down font: A/B, a rebuild after a paragraph of prose took 0.23 s less,
+            # The cache keeps the cut-down font: A/B, a rebuild after a paragraph of prose took 0.20 s less,
             # after a setting 0.12 s.
             **mathfont.files(batch.mathml, cache)}
 

@@ -115,7 +115,7 @@ class Workers:
     The first is forked from the build and imports matplotlib, then forks the
     second, so both have it for the price of one import (0.21 s of CPU, on a
     build that keeps both cores busy: with both forked by the build, each
-    importing matplotlib, a cold build took 0.12 s longer, A/B). The two form a process
+    importing matplotlib, a cold build took 0.12 to 0.15 s longer, A/B). The two form a process
     group of their own: one SIGKILL to the group stops both, whatever each is
     doing. The build waits for both: the first is its child; the second is
     the first's, and when the first is gone the kernel hands it to the build
