@@ -8,7 +8,10 @@ moments of the machine spread over all kinds alike. Each row prints the
 median and the range. Nothing in the repository is touched: builds go to a
 temporary folder with their own cache and a copy of the prose. The machine
 may be shared: each build waits (up to --wait seconds) for a moment in which
-the CPUs are idle.
+the CPUs are idle. Its CPUs also change speed from minute to minute (the same
+work has taken from 0.14 s to 0.27 s here, with nothing else running), so each
+round also times a fixed piece of plain Python: the cold build's times are
+worth comparing only between runs at which that took about as long.
 
 The naive pipeline is the same cold build confined to one core: the build
 then starts no drawing workers and draws in its own process, after the pages,
@@ -19,8 +22,9 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import http.server
 import functools
+import http.server
+import math
 import os
 import resource
 import shutil
@@ -80,6 +84,18 @@ def wait_for_quiet(limit: float) -> bool:
         if idle_share(0.5) >= 0.9:
             return True
     return False
+
+
+def reference_loop() -> float:
+    """The machine's speed now: seconds for a fixed loop of plain Python (the fastest of three)."""
+    fastest = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for k in range(3_000_000):
+            total += k
+        fastest = min(fastest, time.perf_counter() - start)
+    return fastest
 
 
 def build_command(content: Path, out: Path, cache: Path | None, overrides=()) -> list[str]:
@@ -150,7 +166,9 @@ def main() -> None:
         times = {name: [] for name in ("cold", "unchanged", "prose", "setting", "naive")}
         cpu = {name: [] for name in ("cold", "naive")}
         memory = 0
+        speed = []
         for round_ in range(runs):
+            speed.append(reference_loop())
             for kind, one_core in (("cold", False), ("naive", True)):
                 shutil.rmtree(cache, ignore_errors=True)
                 cold = measure(build_command(content, work / f"{kind}-{round_}", cache), one_core)
@@ -176,6 +194,7 @@ def main() -> None:
         print(f"  rebuild after one setting              {summary(times['setting'])}")
         print(f"  naive pipeline (cold build, one core)  {summary(times['naive'])}, CPU {statistics.median(cpu['naive']):.2f} s")
         print(f"  naive / cold                           {ratio:7.1f} x")
+        print(f"  machine speed: a fixed Python loop     {summary(speed)}")
         print(f"  peak memory (largest process of a cold build) {memory / 1024:.0f} MiB")
         print("site")
         print(f"  GIF                                    {(out / 'animation' / 'training.gif').stat().st_size / 1024:7.0f} KiB")

@@ -47,7 +47,7 @@ FOLDER = ROOT / ".cache"   # where builds keep their results unless told otherwi
 ENTRY = re.compile(r"[a-z]+-[0-9a-f]{40}|jinja|\.tmp-.+")
 STALE_SECONDS = 3600   # a temporary file this old is no build's any more (writing one takes milliseconds)
 KEPT_BYTES = 256 * 2**20   # past this size, the results used least recently are deleted
-PACKAGES = ("numpy", "matplotlib", "pillow", "fonttools", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
+PACKAGES = ("numpy", "matplotlib", "pillow", "fonttools", "uharfbuzz", "imageio", "jinja2", "markdown-it-py", "mdit-py-plugins", "pygments")
 TAG = b"lesson-cache/1"   # an entry's first bytes: what it is and the version of its layout
 
 

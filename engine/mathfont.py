@@ -71,20 +71,29 @@ def characters(formulas: list[str]) -> set[str]:
 
 
 def subset(chars: set[str], source: Path = SOURCE) -> bytes:
-    """The font with only these characters (and the glyphs its MATH table builds them with), as WOFF."""
-    from fontTools import subset as cut   # imported here: only a build whose characters are new needs it
+    """The font with only these characters (and the glyphs its MATH table builds them with), as WOFF.
+
+    HarfBuzz cuts it (its subsetter keeps the MATH table's variants and assemblies of every glyph kept);
+    fontTools unpacks the WOFF the font comes in and packs the result, table by table. A cold build spent
+    0.27 s in fontTools' own subsetter (0.09 s of it importing it) and spends 0.04 s here.
+    """
+    import uharfbuzz as harfbuzz   # imported here: only a build whose characters are new needs them
     from fontTools.ttLib import TTFont
 
-    options = cut.Options()
-    options.flavor = "woff"
-    options.layout_features = ["*"]   # math layout uses features beyond the default set (ssty, ...)
-    options.name_IDs = ["*"]          # the copyright and licence records stay in the font
-    font = TTFont(source, recalcTimestamp=False)   # the same characters give the same bytes
-    subsetter = cut.Subsetter(options)
-    subsetter.populate(unicodes=sorted(ord(char) for char in chars))
-    subsetter.subset(font)
+    whole = TTFont(source, recalcTimestamp=False)   # nothing is recomputed: the tables pass through as bytes
+    whole.flavor = None
+    sfnt = io.BytesIO()
+    whole.save(sfnt, reorderTables=False)
+    keep = harfbuzz.SubsetInput()
+    keep.unicode_set.update(sorted(ord(char) for char in chars))
+    for every in (harfbuzz.SubsetInputSets.LAYOUT_FEATURE_TAG,   # math layout uses more than the default set
+                  harfbuzz.SubsetInputSets.NAME_ID):             # the copyright and licence stay in the font
+        keep.sets(every).clear()
+        keep.sets(every).invert()   # the empty set inverted: all of them
+    cut = TTFont(io.BytesIO(harfbuzz.subset(harfbuzz.Face(sfnt.getvalue()), keep).blob.data), recalcTimestamp=False)
+    cut.flavor = "woff"
     data = io.BytesIO()
-    font.save(data)
+    cut.save(data, reorderTables=False)
     return data.getvalue()
 
 
