@@ -194,7 +194,7 @@ def main() -> None:
         print(f"  rebuild after one setting              {summary(times['setting'])}")
         print(f"  naive pipeline (cold build, one core)  {summary(times['naive'])}, CPU {statistics.median(cpu['naive']):.2f} s")
         print(f"  naive / cold                           {ratio:7.1f} x")
-        print(f"  machine speed: a fixed Python loop     {summary(speed)}")
+        print(f"  machine speed: a fixed Python loop     {statistics.median(speed):7.3f} s  ({min(speed):.3f}-{max(speed):.3f})")
         print(f"  peak memory (largest process of a cold build) {memory / 1024:.0f} MiB")
         print("site")
         print(f"  GIF                                    {(out / 'animation' / 'training.gif').stat().st_size / 1024:7.0f} KiB")
