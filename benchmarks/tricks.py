@@ -54,7 +54,6 @@ TRICKS = {
                                          ("engine/pipeline.py", DRAW, "            if figures.missing:\n"
                                           "                helpers.drawing.start()\n" + DRAW)]),
     "gc-freeze-at-exit": ("cold", [("build.py", "    gc.freeze()\n", "")]),
-    "workers-never-collect": ("cold", [("engine/workers.py", "    gc.disable()\n", "")]),
     "whole-site-reused": ("unchanged", [("engine/pipeline.py", "    built = cache.load(site_key, SITE)\n",
                                          "    built = None\n")]),
     "font-cached": ("prose", [("engine/pipeline.py", "**mathfont.files(batch.mathml, cache)}",
