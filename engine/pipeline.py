@@ -348,7 +348,7 @@ def frame_shares(count: int) -> int:
 
 # The drawing functions the workers run. engine.figures is imported in them, so in the workers only: the
 # build's own process, which writes the pages meanwhile, never spends the 0.21 s that importing matplotlib
-# takes (imported here, a cold build took 0.27 to 0.33 s longer, A/B).
+# takes (imported here, a cold build took 0.23 to 0.33 s longer, A/B).
 
 def draw_frames(run: train.Run, others, progress: Progress | None, *, part: int, parts: int) -> dict[str, bytes]:
     """One share of the animation's frames as PNG files (drawn in one share, the GIF too)."""
