@@ -34,6 +34,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from engine.config import SettingsError
     from engine.images import FigureError
     from engine.formulas import FormulaMismatch
+    from engine.mathfont import MathFontError
     from engine.mathtex import FormulaError
     from engine.output import OutputError
     from engine.pages import ContentError
@@ -41,7 +42,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from engine.train import TrainingDiverged
     from engine.workers import WorkerDied
     return (SettingsError, ContentError, FormulaError, FormulaMismatch, OutputError, TrainingDiverged,
-            SingleFileError, CacheFolderError, FigureError, WorkerDied)
+            SingleFileError, CacheFolderError, FigureError, WorkerDied, MathFontError)
 
 
 class ArgumentParser(argparse.ArgumentParser):

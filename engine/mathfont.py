@@ -17,6 +17,8 @@ from __future__ import annotations
 import html
 import io
 import re
+import struct
+import zlib
 from pathlib import Path
 
 from engine.cache import Form
@@ -26,6 +28,18 @@ PACKAGE = ROOT / "node_modules" / "@fontsource" / "stix-two-math"
 SOURCE = PACKAGE / "files" / "stix-two-math-latin-400-normal.woff"
 FONT_FILE = "assets/math.woff"             # the style sheet's @font-face names it
 LICENSE_FILE = "assets/math-font-LICENSE.txt"
+
+
+class MathFontError(Exception):
+    """The math font's npm package is missing or damaged; str() says what to do, in one line."""
+
+
+def check_installed(source: Path = SOURCE) -> None:
+    """Stop at once, in one line, if the font or its licence is not where `npm ci` puts them."""
+    for needed in (source, PACKAGE / "LICENSE"):
+        if not needed.is_file():
+            raise MathFontError(f"math font: expected {needed} from the npm package @fontsource/stix-two-math, "
+                                f"got nothing there: run `npm ci` in {ROOT}")
 
 
 def font_from_entry(data: None, files: dict[str, bytes]) -> bytes:
@@ -90,6 +104,7 @@ def subset(chars: set[str], source: Path = SOURCE) -> bytes:
     It reads plain OpenType, so the WOFF the font comes in is unpacked first and the result packed again.
     """
     import uharfbuzz as harfbuzz   # imported here: only a build whose characters are new needs it
+    from fontTools.ttLib import TTLibError
 
     keep = harfbuzz.SubsetInput()
     keep.unicode_set.update(sorted(ord(char) for char in chars))
@@ -97,8 +112,12 @@ def subset(chars: set[str], source: Path = SOURCE) -> bytes:
                   harfbuzz.SubsetInputSets.NAME_ID):             # the copyright and licence stay in the font
         keep.sets(every).clear()
         keep.sets(every).invert()   # the empty set inverted: all of them
-    whole = harfbuzz.Face(repacked(source.read_bytes(), None))
-    return repacked(harfbuzz.subset(whole, keep).blob.data, "woff")
+    try:
+        whole = harfbuzz.Face(repacked(source.read_bytes(), None))
+        return repacked(harfbuzz.subset(whole, keep).blob.data, "woff")
+    except (OSError, TTLibError, RuntimeError, struct.error, zlib.error, ValueError, EOFError) as err:
+        raise MathFontError(f"math font: expected a WOFF font in {source}, got one that cannot be read "
+                            f"({str(err)[:120] or type(err).__name__}): run `npm ci` in {ROOT} to restore it") from None
 
 
 def files(formulas: list[str], cache=None) -> dict[str, bytes]:

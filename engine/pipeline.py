@@ -133,6 +133,7 @@ def build(paths: Paths, overrides: list[str] = (), progress: Progress | None = N
         cache = Cache(paths.cache)
         settings = config.load(paths.config, overrides)
         mathtex.check_installed()
+        mathfont.check_installed()
         strings = load_strings(paths.content)
         site_key = cache.key("site", settings.as_dict(), folder_digest(paths.content), folder_digest(paths.templates))
     # A site built before from the same settings, prose and templates is written again as it was (a rebuild

@@ -1,8 +1,9 @@
 """A machine with only what the README installs, or with less: the build says what is missing in one line.
 
-Temml's npm package not installed, no `node` on the PATH, a `node` that answers with junk or
-never answers, matplotlib's font list made before the CJK font was installed: each stops the
-build with one line that says what to do, exit status 1, and nothing written. And what the set-up
+Temml's npm package not installed, the math font missing or damaged, no `node` on the PATH, a
+`node` that answers with junk or never answers, matplotlib's font list made before the CJK font
+was installed: each stops the build with one line that says what to do, exit status 1, and
+nothing written. And what the set-up
 itself leaves behind (npm's engine warnings, files git would offer to commit) is checked too.
 """
 
@@ -52,6 +53,47 @@ def test_without_the_npm_packages_installed_the_build_says_to_run_npm_ci(tmp_pat
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, project / name)
     result = cli("--out", str(tmp_path / "site"), cwd=project)
     one_error_line(result, "npm ci", str(project))
+    assert not (tmp_path / "site").exists()
+
+
+def project_with_temml(folder: Path) -> Path:
+    """A copy of the project whose node_modules holds Temml and nothing else."""
+    folder.mkdir()
+    for name in ("build.py", "engine", "content", "templates"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, folder / name)
+    (folder / "node_modules").mkdir()
+    (folder / "node_modules" / "temml").symlink_to(ROOT / "node_modules" / "temml")
+    return folder
+
+
+def test_without_the_math_font_the_build_says_to_run_npm_ci(tmp_path):
+    project = project_with_temml(tmp_path / "project")
+    result = cli("--out", str(tmp_path / "site"), cwd=project)
+    one_error_line(result, "math font", "stix-two-math", "npm ci", str(project))
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("damage", ["cut short", "not a font", "empty", "bytes changed"])
+def test_a_damaged_math_font_is_one_line(tmp_path, damage):
+    """A font file that is not the package's (cut short by a full disk, overwritten, edited) stops the build
+    in one line that names it, before anything is written."""
+    project = project_with_temml(tmp_path / "project")
+    package = project / "node_modules" / "@fontsource" / "stix-two-math"
+    shutil.copytree(ROOT / "node_modules" / "@fontsource" / "stix-two-math", package)
+    font = next((package / "files").glob("*-latin-400-normal.woff"))
+    data = bytearray(font.read_bytes())
+    if damage == "cut short":
+        data = data[:1000]
+    elif damage == "not a font":
+        data = bytearray(b"<html>not found</html>" * 100)
+    elif damage == "empty":
+        data = bytearray()
+    else:   # a byte in every kilobyte flipped: the compressed tables no longer unpack
+        for k in range(2000, len(data), 1000):
+            data[k] ^= 0x55
+    font.write_bytes(bytes(data))
+    result = cli("--out", str(tmp_path / "site"), cwd=project)
+    one_error_line(result, "math font", str(font), "cannot be read", "npm ci")
     assert not (tmp_path / "site").exists()
 
 
