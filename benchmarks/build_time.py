@@ -154,8 +154,9 @@ def main() -> None:
     parser.add_argument("--no-scale", action="store_true", help="skip the 50,000-epoch build")
     parser.add_argument("--wait", type=float, default=30, metavar="SECONDS",
                         help="before each build, wait up to this long for a quiet machine (default 30)")
-    runs = parser.parse_args().runs
-    measure = functools.partial(timed, wait=parser.parse_args().wait)
+    args = parser.parse_args()
+    runs = args.runs
+    measure = functools.partial(timed, wait=args.wait)
     work = Path(tempfile.mkdtemp(prefix="lesson-bench-"))
     try:
         content = work / "content"
@@ -171,7 +172,7 @@ def main() -> None:
             for kind, one_core in (("cold", False), ("naive", True)):
                 shutil.rmtree(cache, ignore_errors=True)
                 if kind == "cold":
-                    wait_for_quiet(parser.parse_args().wait)
+                    wait_for_quiet(args.wait)
                     speed.append(reference_loop())
                 cold = measure(build_command(content, work / f"{kind}-{round_}", cache), one_core)
                 times[kind].append(cold.seconds)
@@ -207,7 +208,7 @@ def main() -> None:
             seen = first_screen_bytes(out, page)
             if seen:
                 print(f"  first screen of {page:<22} {seen[0] / 1024:7.0f} KiB  ({seen[1] / 1024:.0f} KiB gzipped)")
-        if not parser.parse_args().no_scale:
+        if not args.no_scale:
             big = ["train.epochs=50000", "train.display_every=100"]
             seconds, _, peak = measure(build_command(content, work / "big", None, big))
             print(f"50,000 epochs, 501 frames (no cache)     {seconds:7.2f} s, peak memory {peak / 1024:.0f} MiB")

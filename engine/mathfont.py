@@ -22,6 +22,7 @@ import zlib
 from pathlib import Path
 
 from engine.cache import Form
+from engine.mathtex import shortened
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "node_modules" / "@fontsource" / "stix-two-math"
@@ -117,7 +118,7 @@ def subset(chars: set[str], source: Path = SOURCE) -> bytes:
         return repacked(harfbuzz.subset(whole, keep).blob.data, "woff")
     except (OSError, TTLibError, RuntimeError, struct.error, zlib.error, ValueError, EOFError) as err:
         raise MathFontError(f"math font: expected a WOFF font in {source}, got one that cannot be read "
-                            f"({str(err)[:120] or type(err).__name__}): run `npm ci` in {ROOT} to restore it") from None
+                            f"({shortened(err, 120) or type(err).__name__}): run `npm ci` in {ROOT} to restore it") from None
 
 
 def files(formulas: list[str], cache=None) -> dict[str, bytes]:

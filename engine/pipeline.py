@@ -363,10 +363,11 @@ def draw_figures(run: train.Run, others, progress: Progress | None, *, words: di
     return figures.figure_files(run, others, progress, words=words, group=group)
 
 
-def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache) -> dict[str, tuple[Callable, dict]]:
+def drawing_jobs(settings: config.Settings, strings: dict, cache: Cache, frames: int
+                 ) -> dict[str, tuple[Callable, dict]]:
     """Cache key -> (drawing function, its options) of every group of figure files; the function takes the runs."""
     inputs = settings.as_dict()
-    parts = frame_shares(len(train.snapshot_epochs(settings.epochs, settings.display_every)))
+    parts = frame_shares(frames)
     jobs = {cache.key("frames", inputs, part, parts): (draw_frames, {"part": part, "parts": parts})
             for part in range(parts)}
     words = {lang: strings[lang]["figure"] for lang in LANGS}
@@ -394,10 +395,10 @@ class Figures:
 
     def __init__(self, settings: config.Settings, strings: dict, cache: Cache):
         self.cache = cache
-        self.jobs = drawing_jobs(settings, strings, cache)
+        self.count = len(train.snapshot_epochs(settings.epochs, settings.display_every))   # frames
+        self.jobs = drawing_jobs(settings, strings, cache, self.count)
         self.drawn = {key: cache.load(key, DRAWN) for key in self.jobs}
         self.missing = [key for key, files in self.drawn.items() if files is None]   # what must be drawn
-        self.count = len(train.snapshot_epochs(settings.epochs, settings.display_every))   # frames
         self.collect: Callable[[], list] = list
 
     def draw(self, workers: Workers, run: train.Run, others, progress: Progress | None) -> None:

@@ -46,11 +46,16 @@ def fake_node(folder: Path, script: str) -> dict:
     return {"PATH": f"{folder}:/usr/bin:/bin"}   # found before the real one
 
 
-def test_without_the_npm_packages_installed_the_build_says_to_run_npm_ci(tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
+def project_copy(folder: Path) -> Path:
+    """A copy of the project's code and sources, without node_modules."""
+    folder.mkdir()
     for name in ("build.py", "engine", "content", "templates"):
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, project / name)
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, folder / name)
+    return folder
+
+
+def test_without_the_npm_packages_installed_the_build_says_to_run_npm_ci(tmp_path):
+    project = project_copy(tmp_path / "project")
     result = cli("--out", str(tmp_path / "site"), cwd=project)
     one_error_line(result, "npm ci", str(project))
     assert not (tmp_path / "site").exists()
@@ -58,9 +63,7 @@ def test_without_the_npm_packages_installed_the_build_says_to_run_npm_ci(tmp_pat
 
 def project_with_temml(folder: Path) -> Path:
     """A copy of the project whose node_modules holds Temml and nothing else."""
-    folder.mkdir()
-    for name in ("build.py", "engine", "content", "templates"):
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, folder / name)
+    project_copy(folder)
     (folder / "node_modules").mkdir()
     (folder / "node_modules" / "temml").symlink_to(ROOT / "node_modules" / "temml")
     return folder
